@@ -1,0 +1,6 @@
+"""Model adapters: `wrap(model)` gives one batched f(X) -> (n, outputs) that counts evaluations."""
+
+from .base import OUTPUTS, Model, Prediction, register_adapter, wrap
+from .schema import TabularSchema
+
+__all__ = ["OUTPUTS", "Model", "Prediction", "TabularSchema", "register_adapter", "wrap"]

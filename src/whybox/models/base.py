@@ -1,0 +1,266 @@
+"""`Model`: one batched function f(X) -> (n, outputs) float64 that counts its evaluations.
+
+Every explainer talks to models through this class only. Adapters (sklearn.py,
+boosting.py, onnx.py) turn a library's model into a `Prediction` — the predict
+function plus what is known about it — and `wrap()` picks the adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import InputError, ModelError
+from .schema import TabularSchema
+
+__all__ = ["Model", "Prediction", "OUTPUTS", "register_adapter", "wrap"]
+
+#: What `output=` may ask for. "auto" is probability for classifiers and the prediction otherwise.
+OUTPUTS = ("auto", "probability", "log_odds", "raw", "predict")
+
+
+@dataclass
+class Prediction:
+    """What an adapter knows about a model.
+
+    predict        f(model_input) -> array (n,) or (n, outputs)
+    output         the output space it computes ("probability", "log_odds", "raw", "predict")
+    output_names   names of the outputs, if known
+    feature_names  the columns the model was fitted on, if it records them
+    allow_nan      whether the model accepts missing values
+    wants_frame    whether it should be called with a DataFrame
+    kind           a short description of the model, for meta and messages
+    native         the underlying model object (tree parsers read it)
+    """
+
+    predict: Callable[[Any], Any]
+    output: str = "predict"
+    output_names: Sequence[str] | None = None
+    feature_names: Sequence[str] | None = None
+    allow_nan: bool = True
+    wants_frame: bool | None = None
+    kind: str = "callable"
+    native: Any = None
+    extra: dict = field(default_factory=dict)
+
+
+# (matches(model) -> bool, adapt(model, output) -> Prediction), tried in order
+_ADAPTERS: list[tuple[Callable[[Any], bool], Callable[[Any, str], Prediction]]] = []
+
+
+def register_adapter(matches: Callable[[Any], bool], adapt: Callable[[Any, str], Prediction],
+                     first: bool = False) -> None:
+    """Teach `wrap` a new kind of model. `matches` must not import heavy libraries."""
+    if first:
+        _ADAPTERS.insert(0, (matches, adapt))
+    else:
+        _ADAPTERS.append((matches, adapt))
+
+
+class Model:
+    """A model as explainers see it: f(X) -> (n, outputs) float64.
+
+    Arguments:
+      prediction   the adapter's `Prediction`
+      batch_size   most rows sent to the model in one call (None: no limit)
+      feature_names  override the names the model or data carries
+
+    `n_evals` counts the rows evaluated since creation (or `reset_count()`).
+    """
+
+    def __init__(self, prediction: Prediction, batch_size: int | None = None,
+                 feature_names: Sequence[str] | None = None) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise InputError(f"batch_size must be a positive number of rows, got {batch_size}")
+        self.prediction = prediction
+        self.batch_size = batch_size
+        self._names = tuple(str(n) for n in feature_names) if feature_names is not None else (
+            tuple(str(n) for n in prediction.feature_names) if prediction.feature_names is not None else None)
+        self.schema: TabularSchema | None = None
+        self.n_evals = 0
+        self.n_calls = 0
+        self._n_outputs: int | None = None
+        self._output_names = tuple(str(n) for n in prediction.output_names) if prediction.output_names else None
+
+    # ----------------------------------------------------------------- description
+    @property
+    def output(self) -> str:
+        return self.prediction.output
+
+    @property
+    def kind(self) -> str:
+        return self.prediction.kind
+
+    @property
+    def native(self) -> Any:
+        return self.prediction.native
+
+    @property
+    def feature_names(self) -> tuple[str, ...] | None:
+        if self.schema is not None:
+            return self.schema.names
+        return self._names
+
+    @property
+    def n_outputs(self) -> int | None:
+        return self._n_outputs
+
+    @property
+    def output_names(self) -> tuple[str, ...] | None:
+        if self._output_names is not None:
+            return self._output_names
+        if self._n_outputs is not None:
+            return tuple(f"output_{i}" for i in range(self._n_outputs)) if self._n_outputs > 1 else ("output",)
+        return None
+
+    def reset_count(self) -> None:
+        self.n_evals = 0
+        self.n_calls = 0
+
+    # ----------------------------------------------------------------- data
+    def bind(self, X: Any) -> TabularSchema:
+        """Learn the column layout from example data (done once; later data is checked against it)."""
+        if self.schema is None:
+            names = self._names
+            import pandas as pd
+            if isinstance(X, pd.DataFrame) and names is not None:
+                cols = [str(c) for c in X.columns]
+                if set(cols) == set(names):
+                    X = X[list(names)] if list(X.columns) == cols else X
+            self.schema = TabularSchema.from_data(
+                X, names=None if isinstance(X, pd.DataFrame) else names,
+                allow_nan=self.prediction.allow_nan, as_frame=self.prediction.wants_frame)
+            if names is not None and isinstance(X, pd.DataFrame) and self.prediction.feature_names is not None:
+                missing = [n for n in self.prediction.feature_names if n not in self.schema.names]
+                if missing:
+                    raise InputError(f"the data lacks columns the model was fitted on: {missing}; "
+                                     f"the model expects {list(self.prediction.feature_names)}")
+                self.schema.names = tuple(str(n) for n in self.prediction.feature_names)
+        return self.schema
+
+    def prepare(self, X: Any, what: str = "X") -> np.ndarray:
+        """Validate user data and return it as the (n, features) array explainers use."""
+        self.bind(X)
+        return self.schema.to_array(X, what=what)
+
+    # ----------------------------------------------------------------- evaluation
+    def __call__(self, X: Any) -> np.ndarray:
+        """Validate X and evaluate: returns (n, outputs) float64."""
+        return self.evaluate(self.prepare(X))
+
+    def evaluate(self, arr: np.ndarray) -> np.ndarray:
+        """Evaluate already-validated rows (from `prepare` or a masker), in batches; (n, outputs) float64."""
+        if self.schema is None:
+            self.bind(arr)
+        n = arr.shape[0]
+        if n == 0:
+            k = self._n_outputs or 1
+            return np.zeros((0, k))
+        step = n if self.batch_size is None else self.batch_size
+        parts = [self._evaluate_batch(arr[i:i + step]) for i in range(0, n, step)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+    def _evaluate_batch(self, arr: np.ndarray) -> np.ndarray:
+        x = self.schema.to_model_input(arr)
+        try:
+            raw = self.prediction.predict(x)
+        except Exception as e:  # the model's own failure: say where it came from
+            raise ModelError(f"the model ({self.kind}) failed on a batch of {arr.shape[0]} rows: "
+                             f"{type(e).__name__}: {e}") from e
+        out = _as_output_array(raw, arr.shape[0], self.kind)
+        if self._n_outputs is None:
+            self._n_outputs = out.shape[1]
+            if self._output_names is not None and len(self._output_names) != out.shape[1]:
+                self._output_names = None
+        elif out.shape[1] != self._n_outputs:
+            raise ModelError(f"the model returned {out.shape[1]} outputs, earlier {self._n_outputs}; "
+                             "a model must return the same number of outputs for every batch")
+        self.n_evals += arr.shape[0]
+        self.n_calls += 1
+        return out
+
+    def __repr__(self) -> str:
+        return f"Model(kind={self.kind!r}, output={self.output!r}, evals={self.n_evals})"
+
+
+def _as_output_array(raw: Any, n: int, kind: str) -> np.ndarray:
+    if hasattr(raw, "to_numpy"):
+        raw = raw.to_numpy()
+    if isinstance(raw, (list, tuple)) and raw and not np.isscalar(raw[0]) and len(raw) != n:
+        raw = raw[0]
+    a = np.asarray(raw)
+    if a.dtype.kind in "OUS":
+        sample = a.ravel()[:3].tolist()
+        try:
+            a = a.astype(float)
+        except (TypeError, ValueError):
+            raise ModelError(f"the model ({kind}) returned strings such as {sample}, not numbers; whybox explains "
+                             "numeric outputs — for a classifier ask for output='probability' (predict_proba) "
+                             "or wrap a function that returns scores") from None
+    a = a.astype(np.float64, copy=False)
+    if a.ndim == 1:
+        a = a[:, None]
+    elif a.ndim > 2:
+        a = a.reshape(a.shape[0], -1)
+    if a.shape[0] != n:
+        raise ModelError(f"the model ({kind}) returned {a.shape[0]} rows for {n} inputs; it must return one "
+                         "output row per input row")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise ModelError(f"the model ({kind}) returned {int(bad.sum())} non-finite outputs (NaN or inf); "
+                         "explanations of such outputs are meaningless — check the model and its input")
+    return a
+
+
+def wrap(model: Any, output: str = "auto", *, feature_names: Sequence[str] | None = None,
+         batch_size: int | None = None, allow_nan: bool | None = None) -> Model:
+    """Turn any supported model into a `Model`: f(X) -> (n, outputs) float64 counting evaluations.
+
+    Arguments:
+      model          scikit-learn estimator or pipeline, XGBoost / LightGBM / CatBoost model or booster,
+                     onnxruntime session or .onnx path, a plain callable f(X) -> scores, or a `Model`
+      output         "auto", "probability", "log_odds", "raw" (margin) or "predict", where the model offers it
+      feature_names  names for the columns when the data carries none
+      batch_size     most rows per model call
+      allow_nan      override whether missing values may reach the model
+    """
+    if output not in OUTPUTS:
+        raise InputError(f"unknown output {output!r}; choose one of {list(OUTPUTS)}")
+    if isinstance(model, Model):
+        if output not in ("auto", model.output):
+            raise InputError(f"this Model already computes {model.output!r}; wrap the original model to get "
+                             f"{output!r}")
+        if batch_size is not None:
+            model.batch_size = batch_size
+        return model
+    _load_builtin_adapters()
+    for matches, adapt in _ADAPTERS:
+        if matches(model):
+            pred = adapt(model, output)
+            break
+    else:
+        raise ModelError(f"cannot use an object of type {type(model).__name__} as a model: it has no predict, "
+                         "predict_proba or __call__. Pass a fitted estimator or a function f(X) -> scores")
+    if allow_nan is not None:
+        pred.allow_nan = allow_nan
+    return Model(pred, batch_size=batch_size, feature_names=feature_names)
+
+
+_LOADED = False
+
+
+def _load_builtin_adapters() -> None:
+    """Import the adapter modules once; each registers itself."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    # order matters: boosters' sklearn wrappers must be seen before plain scikit-learn
+    for name in ("boosting", "onnx", "sklearn", "callables"):
+        try:
+            __import__(f"{__package__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise

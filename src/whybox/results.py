@@ -1,0 +1,382 @@
+"""Result types every explainer returns: plain numpy data with names, slicing and JSON round trips.
+
+`results` imports nothing of whybox; everything else may import it.
+
+Shape rule (one for every input kind): `values` is (n, *feature_shape[, outputs]).
+The trailing outputs axis exists only when the model has more than one output.
+Indexing with an integer or a single name drops that axis, as numpy does, so
+`attr[0]` is one explained row and `attr[:, "income"]` one feature over all rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Attribution", "Importance", "encode_array", "decode_array", "to_jsonable"]
+
+
+# --------------------------------------------------------------------------- JSON helpers
+
+def _encode_scalar(v: Any) -> Any:
+    """One array element as a JSON value; non-finite floats become strings so the text stays strict JSON."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return "nan"
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return f
+    return str(v)
+
+
+_NONFINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+
+
+def encode_array(a: np.ndarray | None) -> dict | None:
+    """Encode an array as {"dtype", "shape", "data"} with a flat list of JSON values (exact for floats)."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    kind = "object" if a.dtype.kind in "OUS" else a.dtype.str
+    return {"dtype": kind, "shape": list(a.shape), "data": [_encode_scalar(v) for v in a.ravel().tolist()]}
+
+
+def decode_array(d: dict | None) -> np.ndarray | None:
+    """Inverse of `encode_array`."""
+    if d is None:
+        return None
+    shape = tuple(d["shape"])
+    if d["dtype"] == "object":
+        flat = np.empty(len(d["data"]), dtype=object)
+        flat[:] = d["data"]
+        return flat.reshape(shape)
+    dtype = np.dtype(d["dtype"])
+    if dtype.kind == "f":
+        data = [_NONFINITE.get(v, v) if isinstance(v, str) else v for v in d["data"]]
+    else:
+        data = d["data"]
+    return np.asarray(data, dtype=dtype).reshape(shape)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn nested meta data (dicts, lists, numpy scalars and arrays) into JSON-safe Python values."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if obj is None or isinstance(obj, str):
+        return obj
+    return _encode_scalar(obj)
+
+
+def _names(names: Any) -> Any:
+    if names is None or isinstance(names, str):
+        return names
+    return tuple(str(n) for n in names)
+
+
+# --------------------------------------------------------------------------- Attribution
+
+@dataclass(frozen=True, eq=False)
+class Attribution:
+    """Per-feature contributions to a model's output, one row per explained input.
+
+    values         (n, *feature_shape[, outputs]) contributions
+    base_values    (n[, outputs]) the output with every feature removed (E[f] over the background)
+    data           (n, *feature_shape) the explained inputs, or None
+    feature_names  names of the feature axis (tables and text), or None (images)
+    output_names   names of the outputs axis, or None for a single-output model
+    method         the method that produced it, e.g. "kernel_shap"
+    meta           JSON-safe details: budget, model evaluations, seed, choices made
+    has_rows       False once a single row was taken with attr[i]
+    has_outputs    True while the trailing outputs axis is present
+    """
+
+    values: np.ndarray
+    base_values: np.ndarray
+    data: np.ndarray | None = None
+    feature_names: tuple[str, ...] | str | None = None
+    output_names: tuple[str, ...] | str | None = None
+    method: str = ""
+    meta: dict = field(default_factory=dict)
+    has_rows: bool = True
+    has_outputs: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", np.asarray(self.values))
+        object.__setattr__(self, "base_values", np.asarray(self.base_values))
+        if self.data is not None:
+            object.__setattr__(self, "data", np.asarray(self.data))
+        object.__setattr__(self, "feature_names", _names(self.feature_names))
+        object.__setattr__(self, "output_names", _names(self.output_names))
+        expected_base = self.values.shape[:1] * self.has_rows
+        if self.has_outputs:
+            expected_base = expected_base + self.values.shape[-1:]
+        if self.base_values.shape != expected_base:
+            raise ValueError(
+                f"base_values has shape {self.base_values.shape}, expected {expected_base} "
+                f"for values of shape {self.values.shape}")
+
+    # ----------------------------------------------------------------- shape
+    @property
+    def feature_ndim(self) -> int:
+        """Number of feature axes (1 for tables and text, 3 for (C, H, W) images, 0 after picking one)."""
+        return self.values.ndim - int(self.has_rows) - int(self.has_outputs)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    def __len__(self) -> int:
+        if not self.has_rows:
+            raise TypeError("a single explained row has no length; index the features instead")
+        return self.values.shape[0]
+
+    @property
+    def output(self) -> np.ndarray:
+        """The model output that base_values + sum(values) reconstructs: (n[, outputs])."""
+        axes = tuple(range(int(self.has_rows), int(self.has_rows) + self.feature_ndim))
+        return self.base_values + self.values.sum(axis=axes)
+
+    # ----------------------------------------------------------------- indexing
+    def _axis_index(self, key: Any, names: Any, what: str) -> Any:
+        """Turn a name, list of names, or numpy-style key on one named axis into a numpy key."""
+        if isinstance(key, str):
+            if not isinstance(names, tuple):
+                raise KeyError(f"this attribution has no {what} names to look up {key!r}")
+            if key not in names:
+                raise KeyError(f"unknown {what} {key!r}; known {what}s: {list(names)}")
+            return names.index(key)
+        if isinstance(key, (list, tuple)) and key and all(isinstance(k, str) for k in key):
+            return [self._axis_index(k, names, what) for k in key]
+        return key
+
+    def __getitem__(self, key: Any) -> "Attribution":
+        if not isinstance(key, tuple):
+            key = (key,)
+        n_axes = self.values.ndim
+        if any(k is Ellipsis for k in key):
+            i = [k is Ellipsis for k in key].index(True)
+            fill = n_axes - (len(key) - 1)
+            key = key[:i] + (slice(None),) * fill + key[i + 1:]
+        if len(key) > n_axes:
+            raise IndexError(f"too many indices ({len(key)}) for an attribution with {n_axes} axes")
+        key = key + (slice(None),) * (n_axes - len(key))
+        r = int(self.has_rows)
+        fdim = self.feature_ndim
+        row_key = key[0] if self.has_rows else None
+        feat_keys = list(key[r:r + fdim])
+        out_key = key[-1] if self.has_outputs else None
+        if fdim == 1:
+            feat_keys[0] = self._axis_index(feat_keys[0], self.feature_names, "feature")
+        if self.has_outputs:
+            out_key = self._axis_index(out_key, self.output_names, "output")
+
+        def take(a: np.ndarray, axis: int, k: Any) -> tuple[np.ndarray, bool]:
+            """Index one axis; return the array and whether that axis survived."""
+            if isinstance(k, slice) and k == slice(None):
+                return a, True
+            idx = (slice(None),) * axis + (k,)
+            out = a[idx]
+            return out, out.ndim == a.ndim
+
+        values, data, base = self.values, self.data, self.base_values
+        axis = 0
+        keep_rows = self.has_rows
+        if self.has_rows:
+            values, keep_rows = take(values, 0, row_key)
+            base, _ = take(base, 0, row_key)
+            if data is not None:
+                data, _ = take(data, 0, row_key)
+            axis = int(keep_rows)
+        data_axis = axis
+        fnames = self.feature_names
+        for j, k in enumerate(feat_keys):
+            values, kept = take(values, axis, k)
+            if data is not None:
+                data, _ = take(data, data_axis, k)
+            if fdim == 1 and isinstance(fnames, tuple):
+                picked = np.asarray(fnames, dtype=object)[k]
+                fnames = tuple(picked.tolist()) if kept else str(picked)
+            if kept:
+                axis += 1
+                data_axis += 1
+        has_outputs = self.has_outputs
+        onames = self.output_names
+        if self.has_outputs:
+            values, kept = take(values, values.ndim - 1, out_key)
+            base, _ = take(base, base.ndim - 1, out_key)
+            if isinstance(onames, tuple):
+                picked = np.asarray(onames, dtype=object)[out_key]
+                onames = tuple(picked.tolist()) if kept else str(picked)
+            has_outputs = kept
+        return replace(self, values=values, base_values=base, data=data, feature_names=fnames,
+                       output_names=onames, has_rows=keep_rows, has_outputs=has_outputs)
+
+    # ----------------------------------------------------------------- views
+    def to_frame(self) -> pd.DataFrame:
+        """A table of values: one row per explained input, one column per feature.
+
+        With several outputs the columns are a (output, feature) MultiIndex.
+        """
+        a = self if self.has_rows else replace(
+            self, values=self.values[None], base_values=self.base_values[None],
+            data=None if self.data is None else self.data[None], has_rows=True)
+        if a.feature_ndim != 1:
+            raise ValueError("to_frame needs exactly one feature axis; slice the attribution first")
+        names = list(a.feature_names) if isinstance(a.feature_names, tuple) else [
+            f"f{i}" for i in range(a.values.shape[1])]
+        if not a.has_outputs:
+            return pd.DataFrame(a.values, columns=names)
+        outs = list(a.output_names) if isinstance(a.output_names, tuple) else [
+            str(i) for i in range(a.values.shape[-1])]
+        flat = np.transpose(a.values, (0, 2, 1)).reshape(a.values.shape[0], -1)
+        cols = pd.MultiIndex.from_product([outs, names], names=["output", "feature"])
+        return pd.DataFrame(flat, columns=cols)
+
+    def mean_abs(self, output: int | str | None = None) -> "Importance":
+        """Global importance: mean |value| per feature over the rows (and over outputs unless one is chosen)."""
+        a = self
+        if a.has_outputs and output is not None:
+            a = a[..., output]
+        if not a.has_rows:
+            raise ValueError("mean_abs needs several rows; call it on the whole attribution")
+        absval = np.abs(a.values)
+        if a.has_outputs:
+            absval = absval.mean(axis=-1)
+        absval = absval.reshape(absval.shape[0], -1)
+        names = a.feature_names if isinstance(a.feature_names, tuple) else tuple(
+            f"f{i}" for i in range(absval.shape[1]))
+        n = absval.shape[0]
+        return Importance(scores=absval.mean(axis=0),
+                          spread=absval.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(absval.shape[1]),
+                          repeats=absval, feature_names=names, method=f"mean_abs({a.method})",
+                          meta={"spread": "standard error of the mean over rows", "rows": n})
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict:
+        """JSON-safe form; `Attribution.from_dict(a.to_dict())` gives back equal arrays bit for bit."""
+        return {
+            "type": "Attribution",
+            "values": encode_array(self.values),
+            "base_values": encode_array(self.base_values),
+            "data": encode_array(self.data),
+            "feature_names": list(self.feature_names) if isinstance(self.feature_names, tuple) else self.feature_names,
+            "output_names": list(self.output_names) if isinstance(self.output_names, tuple) else self.output_names,
+            "method": self.method,
+            "meta": to_jsonable(self.meta),
+            "has_rows": self.has_rows,
+            "has_outputs": self.has_outputs,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Attribution":
+        if d.get("type", "Attribution") != "Attribution":
+            raise ValueError(f"expected an Attribution dict, got type {d.get('type')!r}")
+        return cls(values=decode_array(d["values"]), base_values=decode_array(d["base_values"]),
+                   data=decode_array(d.get("data")), feature_names=d.get("feature_names"),
+                   output_names=d.get("output_names"), method=d.get("method", ""),
+                   meta=d.get("meta", {}), has_rows=d.get("has_rows", True),
+                   has_outputs=d.get("has_outputs", False))
+
+    def __repr__(self) -> str:
+        return (f"Attribution(method={self.method!r}, shape={self.values.shape}, "
+                f"rows={self.has_rows}, outputs={self.output_names!r})")
+
+
+# --------------------------------------------------------------------------- Importance
+
+@dataclass(frozen=True, eq=False)
+class Importance:
+    """One global score per feature.
+
+    scores         (features,) the importance
+    spread         (features,) its uncertainty (std over repeats, or standard error)
+    repeats        (repeats, features) raw per-repeat (or per-row) scores, or None
+    feature_names  names of the features
+    method         how it was computed
+    meta           JSON-safe details
+    """
+
+    scores: np.ndarray
+    spread: np.ndarray | None = None
+    repeats: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+    method: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        scores = np.asarray(self.scores, dtype=float)
+        object.__setattr__(self, "scores", scores)
+        if self.spread is not None:
+            object.__setattr__(self, "spread", np.asarray(self.spread, dtype=float))
+        if self.repeats is not None:
+            object.__setattr__(self, "repeats", np.asarray(self.repeats, dtype=float))
+        names = _names(self.feature_names) or tuple(f"f{i}" for i in range(scores.shape[0]))
+        if len(names) != scores.shape[0]:
+            raise ValueError(f"{len(names)} feature names for {scores.shape[0]} scores")
+        object.__setattr__(self, "feature_names", names)
+
+    def __len__(self) -> int:
+        return self.scores.shape[0]
+
+    def order(self, descending: bool = True) -> np.ndarray:
+        """Feature indices from most to least important (stable for ties)."""
+        o = np.argsort(-self.scores if descending else self.scores, kind="stable")
+        return o
+
+    def take(self, idx: Sequence[int] | np.ndarray) -> "Importance":
+        idx = np.asarray(idx, dtype=int)
+        return replace(self, scores=self.scores[idx],
+                       spread=None if self.spread is None else self.spread[idx],
+                       repeats=None if self.repeats is None else self.repeats[:, idx],
+                       feature_names=tuple(self.feature_names[i] for i in idx))
+
+    def sorted(self, descending: bool = True) -> "Importance":
+        """A copy ordered by score, most important first unless descending=False."""
+        return self.take(self.order(descending))
+
+    def top(self, k: int) -> "Importance":
+        """The k most important features."""
+        return self.take(self.order()[:k])
+
+    def __getitem__(self, name: str) -> float:
+        if name not in self.feature_names:
+            raise KeyError(f"unknown feature {name!r}; known features: {list(self.feature_names)}")
+        return float(self.scores[self.feature_names.index(name)])
+
+    def to_frame(self) -> pd.DataFrame:
+        df = pd.DataFrame({"feature": list(self.feature_names), "score": self.scores})
+        if self.spread is not None:
+            df["spread"] = self.spread
+        return df
+
+    def to_dict(self) -> dict:
+        return {"type": "Importance", "scores": encode_array(self.scores), "spread": encode_array(self.spread),
+                "repeats": encode_array(self.repeats), "feature_names": list(self.feature_names),
+                "method": self.method, "meta": to_jsonable(self.meta)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Importance":
+        if d.get("type", "Importance") != "Importance":
+            raise ValueError(f"expected an Importance dict, got type {d.get('type')!r}")
+        return cls(scores=decode_array(d["scores"]), spread=decode_array(d.get("spread")),
+                   repeats=decode_array(d.get("repeats")), feature_names=d.get("feature_names", ()),
+                   method=d.get("method", ""), meta=d.get("meta", {}))
+
+    def __repr__(self) -> str:
+        top = ", ".join(f"{n}={s:.4g}" for n, s in zip(self.sorted().feature_names[:5], self.sorted().scores[:5]))
+        return f"Importance(method={self.method!r}, {top}{', ...' if len(self) > 5 else ''})"
