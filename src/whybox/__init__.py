@@ -2,7 +2,9 @@
 
 from .errors import BudgetError, InputError, ModelError, WhyboxError
 from .results import Attribution, Importance
+from .auto import explain
+from . import models, shapley, maskers
 
 __version__ = "0.1.0"
 
-__all__ = ["Attribution", "Importance", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]
+__all__ = ["explain", "models", "shapley", "maskers", "Attribution", "Importance", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]

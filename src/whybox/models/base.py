@@ -29,6 +29,7 @@ class Prediction:
     output         the output space it computes ("probability", "log_odds", "raw", "predict")
     output_names   names of the outputs, if known
     feature_names  the columns the model was fitted on, if it records them
+    n_features     how many columns the model takes, if it records it
     allow_nan      whether the model accepts missing values
     wants_frame    whether it should be called with a DataFrame
     kind           a short description of the model, for meta and messages
@@ -39,6 +40,7 @@ class Prediction:
     output: str = "predict"
     output_names: Sequence[str] | None = None
     feature_names: Sequence[str] | None = None
+    n_features: int | None = None
     allow_nan: bool = True
     wants_frame: bool | None = None
     kind: str = "callable"
@@ -138,6 +140,14 @@ class Model:
                     raise InputError(f"the data lacks columns the model was fitted on: {missing}; "
                                      f"the model expects {list(self.prediction.feature_names)}")
                 self.schema.names = tuple(str(n) for n in self.prediction.feature_names)
+            expected = self.prediction.n_features
+            if expected is not None and self.schema.n_features != expected:
+                got = self.schema.n_features
+                self.schema = None
+                raise InputError(f"the data has {got} columns but the model expects {expected}"
+                                 + (f" ({', '.join(self.prediction.feature_names)})"
+                                    if self.prediction.feature_names is not None else "")
+                                 + "; pass data with the same columns as the training data")
         return self.schema
 
     def prepare(self, X: Any, what: str = "X") -> np.ndarray:

@@ -61,7 +61,7 @@ def _adapt(model: Any, output: str) -> Prediction:
     kind = type(model).__name__
     names = getattr(model, "feature_names_in_", None)
     common = dict(feature_names=None if names is None else [str(n) for n in names],
-                  allow_nan=_allow_nan(model), wants_frame=True if names is not None else None,
+                  n_features=getattr(model, "n_features_in_", None), allow_nan=_allow_nan(model), wants_frame=True if names is not None else None,
                   kind=f"sklearn:{kind}", native=model)
     if _is_classifier(model):
         margin = model.decision_function if hasattr(model, "decision_function") else None
