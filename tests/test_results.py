@@ -117,3 +117,30 @@ def test_importance_round_trip_and_top():
 def test_bad_base_shape_is_refused():
     with pytest.raises(ValueError, match="base_values has shape"):
         Attribution(values=np.zeros((3, 2)), base_values=np.zeros(2))
+
+
+def test_round_trip_keeps_missing_values_and_string_dtype_in_object_data():
+    data = np.array([[1.5, "rent"], [np.nan, "nan"]], dtype=object)
+    a = Attribution(values=np.zeros((2, 2)), base_values=np.zeros(2), data=data, feature_names=["a", "h"])
+    b = Attribution.from_dict(json.loads(json.dumps(a.to_dict(), allow_nan=False)))
+    assert isinstance(b.data[1, 0], float) and np.isnan(b.data[1, 0])
+    assert b.data[1, 1] == "nan" and b.data[0, 1] == "rent"
+    u = Attribution(values=np.zeros((1, 2)), base_values=np.zeros(1), data=np.array([["a", "bc"]]))
+    assert Attribution.from_dict(u.to_dict()).data.dtype == u.data.dtype
+
+
+def test_shapes_are_checked_and_name_keys_on_rows_are_explained():
+    with pytest.raises(ValueError, match="data has shape"):
+        Attribution(values=np.zeros((2, 3)), base_values=np.zeros(2), data=np.zeros((5, 7)))
+    with pytest.raises(ValueError, match="1 feature names for 3 features"):
+        Attribution(values=np.zeros((2, 3)), base_values=np.zeros(2), feature_names=["a"])
+    with pytest.raises(KeyError, match=r"attr\[:, 'income'\]"):
+        make_attr()["income"]
+
+
+def test_mean_abs_of_one_column_and_output_check():
+    col = make_attr(n=6)[:, "housing"]
+    imp = col.mean_abs()
+    assert imp.feature_names == ("housing",)
+    with pytest.raises(ValueError, match="single output"):
+        make_attr().mean_abs(output="c1")

@@ -22,8 +22,12 @@ __all__ = ["Attribution", "Importance", "encode_array", "decode_array", "to_json
 
 # --------------------------------------------------------------------------- JSON helpers
 
-def _encode_scalar(v: Any) -> Any:
-    """One array element as a JSON value; non-finite floats become strings so the text stays strict JSON."""
+def _encode_scalar(v: Any, tagged: bool = False) -> Any:
+    """One array element as a JSON value.
+
+    Non-finite floats become "nan"/"inf"/"-inf" so the text stays strict JSON; in object
+    arrays (where a string may be a real category) they are tagged as {"float": "nan"}.
+    """
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -32,11 +36,10 @@ def _encode_scalar(v: Any) -> Any:
         return int(v)
     if isinstance(v, (float, np.floating)):
         f = float(v)
-        if math.isnan(f):
-            return "nan"
-        if math.isinf(f):
-            return "inf" if f > 0 else "-inf"
-        return f
+        if math.isfinite(f):
+            return f
+        text = "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
+        return {"float": text} if tagged else text
     return str(v)
 
 
@@ -48,8 +51,10 @@ def encode_array(a: np.ndarray | None) -> dict | None:
     if a is None:
         return None
     a = np.asarray(a)
-    kind = "object" if a.dtype.kind in "OUS" else a.dtype.str
-    return {"dtype": kind, "shape": list(a.shape), "data": [_encode_scalar(v) for v in a.ravel().tolist()]}
+    tagged = a.dtype.kind == "O"
+    kind = "object" if tagged else a.dtype.str
+    return {"dtype": kind, "shape": list(a.shape),
+            "data": [_encode_scalar(v, tagged) for v in a.ravel().tolist()]}
 
 
 def decode_array(d: dict | None) -> np.ndarray | None:
@@ -59,7 +64,7 @@ def decode_array(d: dict | None) -> np.ndarray | None:
     shape = tuple(d["shape"])
     if d["dtype"] == "object":
         flat = np.empty(len(d["data"]), dtype=object)
-        flat[:] = d["data"]
+        flat[:] = [_NONFINITE[v["float"]] if isinstance(v, dict) else v for v in d["data"]]
         return flat.reshape(shape)
     dtype = np.dtype(d["dtype"])
     if dtype.kind == "f":
@@ -129,6 +134,16 @@ class Attribution:
             raise ValueError(
                 f"base_values has shape {self.base_values.shape}, expected {expected_base} "
                 f"for values of shape {self.values.shape}")
+        value_shape = self.values.shape[:-1] if self.has_outputs else self.values.shape
+        if self.data is not None and self.data.shape != value_shape:
+            raise ValueError(f"data has shape {self.data.shape}, expected {value_shape} to match values of "
+                             f"shape {self.values.shape}")
+        if isinstance(self.feature_names, tuple) and self.feature_ndim == 1 and \
+                len(self.feature_names) != value_shape[-1]:
+            raise ValueError(f"{len(self.feature_names)} feature names for {value_shape[-1]} features")
+        if isinstance(self.output_names, tuple) and self.has_outputs and \
+                len(self.output_names) != self.values.shape[-1]:
+            raise ValueError(f"{len(self.output_names)} output names for {self.values.shape[-1]} outputs")
 
     # ----------------------------------------------------------------- shape
     @property
@@ -178,6 +193,10 @@ class Attribution:
         r = int(self.has_rows)
         fdim = self.feature_ndim
         row_key = key[0] if self.has_rows else None
+        if isinstance(row_key, str) or (isinstance(row_key, (list, tuple)) and row_key
+                                        and isinstance(row_key[0], str)):
+            raise KeyError(f"the first index picks rows, not {row_key!r}; to pick a feature use "
+                           f"attr[:, {row_key!r}], to pick an output attr[..., {row_key!r}]")
         feat_keys = list(key[r:r + fdim])
         out_key = key[-1] if self.has_outputs else None
         if fdim == 1:
@@ -250,7 +269,10 @@ class Attribution:
     def mean_abs(self, output: int | str | None = None) -> "Importance":
         """Global importance: mean |value| per feature over the rows (and over outputs unless one is chosen)."""
         a = self
-        if a.has_outputs and output is not None:
+        if output is not None:
+            if not a.has_outputs:
+                raise ValueError(f"output={output!r} given, but this attribution has a single output "
+                                 f"({a.output_names!r}); leave output out")
             a = a[..., output]
         if not a.has_rows:
             raise ValueError("mean_abs needs several rows; call it on the whole attribution")
@@ -258,8 +280,12 @@ class Attribution:
         if a.has_outputs:
             absval = absval.mean(axis=-1)
         absval = absval.reshape(absval.shape[0], -1)
-        names = a.feature_names if isinstance(a.feature_names, tuple) else tuple(
-            f"f{i}" for i in range(absval.shape[1]))
+        if isinstance(a.feature_names, tuple):
+            names = a.feature_names
+        elif isinstance(a.feature_names, str) and absval.shape[1] == 1:
+            names = (a.feature_names,)
+        else:
+            names = tuple(f"f{i}" for i in range(absval.shape[1]))
         n = absval.shape[0]
         return Importance(scores=absval.mean(axis=0),
                           spread=absval.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(absval.shape[1]),
