@@ -3,8 +3,8 @@
 from .errors import BudgetError, InputError, ModelError, WhyboxError
 from .results import Attribution, Importance
 from .auto import explain
-from . import models, shapley, maskers
+from . import maskers, models, plots, shapley
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "models", "shapley", "maskers", "Attribution", "Importance", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]
+__all__ = ["explain", "maskers", "models", "plots", "shapley", "Attribution", "Importance", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]
