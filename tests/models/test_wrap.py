@@ -100,3 +100,31 @@ def test_callable_outputs_checked():
         wrap(lambda X: np.zeros(1))(np.ones((2, 2)))
     m = wrap(lambda X: np.asarray(X).sum(axis=1), feature_names=["a", "b"])
     assert m(np.ones((3, 2)))[:, 0].tolist() == [2, 2, 2] and m.feature_names == ("a", "b")
+
+
+def test_numpy_of_wrong_width_for_a_dataframe_fitted_model(table):
+    X, y = table
+    clf = LogisticRegression().fit(X[["income", "debt"]], y)
+    with pytest.raises(InputError, match=r"3 columns but the model expects 2 \(income, debt\)"):
+        wrap(clf)(np.ones((2, 3)))
+    np.testing.assert_allclose(wrap(clf)(X[["income", "debt"]].to_numpy()[:4]),
+                               clf.predict_proba(X[["income", "debt"]].iloc[:4]))
+
+
+def test_user_adapter_wins_over_builtin():
+    from whybox.models import Prediction, register_adapter
+    from whybox.models.base import _ADAPTERS
+
+    class Special:
+        def predict(self, X):
+            return np.zeros(len(X))
+
+        def fit(self, X, y):
+            return self
+
+    register_adapter(lambda m: isinstance(m, Special),
+                     lambda m, out: Prediction(predict=lambda X: np.ones(len(X)), kind="special"))
+    try:
+        assert wrap(Special())(np.zeros((2, 1)))[:, 0].tolist() == [1.0, 1.0]
+    finally:
+        del _ADAPTERS[[i for i, a in enumerate(_ADAPTERS) if a[0] == 0][0]]

@@ -48,17 +48,21 @@ class Prediction:
     extra: dict = field(default_factory=dict)
 
 
-# (matches(model) -> bool, adapt(model, output) -> Prediction), tried in order
-_ADAPTERS: list[tuple[Callable[[Any], bool], Callable[[Any, str], Prediction]]] = []
+# (priority, matches(model) -> bool, adapt(model, output) -> Prediction), tried by ascending priority
+_ADAPTERS: list[tuple[int, Callable[[Any], bool], Callable[[Any, str], Prediction]]] = []
+
+#: priorities of the built-in adapters: boosters' sklearn-style wrappers must win over plain scikit-learn
+PRIORITY = {"user": 0, "boosting": 10, "onnx": 20, "sklearn": 30, "callables": 90}
 
 
 def register_adapter(matches: Callable[[Any], bool], adapt: Callable[[Any, str], Prediction],
-                     first: bool = False) -> None:
-    """Teach `wrap` a new kind of model. `matches` must not import heavy libraries."""
-    if first:
-        _ADAPTERS.insert(0, (matches, adapt))
-    else:
-        _ADAPTERS.append((matches, adapt))
+                     priority: int = PRIORITY["user"]) -> None:
+    """Teach `wrap` a new kind of model; lower priority is tried first (users' adapters come first).
+
+    `matches` must not import heavy libraries.
+    """
+    _ADAPTERS.append((priority, matches, adapt))
+    _ADAPTERS.sort(key=lambda item: item[0])
 
 
 class Model:
@@ -124,31 +128,33 @@ class Model:
     # ----------------------------------------------------------------- data
     def bind(self, X: Any) -> TabularSchema:
         """Learn the column layout from example data (done once; later data is checked against it)."""
-        if self.schema is None:
-            names = self._names
-            import pandas as pd
-            if isinstance(X, pd.DataFrame) and names is not None:
-                cols = [str(c) for c in X.columns]
-                if set(cols) == set(names):
-                    X = X[list(names)] if list(X.columns) == cols else X
-            self.schema = TabularSchema.from_data(
-                X, names=None if isinstance(X, pd.DataFrame) else names,
-                allow_nan=self.prediction.allow_nan, as_frame=self.prediction.wants_frame)
-            if names is not None and isinstance(X, pd.DataFrame) and self.prediction.feature_names is not None:
-                missing = [n for n in self.prediction.feature_names if n not in self.schema.names]
+        if self.schema is not None:
+            return self.schema
+        import pandas as pd
+        known = self.prediction.feature_names
+        expected = self.prediction.n_features if known is None else len(known)
+        if isinstance(X, pd.DataFrame):
+            schema = TabularSchema.from_data(X, allow_nan=self.prediction.allow_nan,
+                                             as_frame=self.prediction.wants_frame)
+            if known is not None:
+                missing = [str(n) for n in known if str(n) not in schema.names]
                 if missing:
                     raise InputError(f"the data lacks columns the model was fitted on: {missing}; "
-                                     f"the model expects {list(self.prediction.feature_names)}")
-                self.schema.names = tuple(str(n) for n in self.prediction.feature_names)
-            expected = self.prediction.n_features
-            if expected is not None and self.schema.n_features != expected:
-                got = self.schema.n_features
-                self.schema = None
-                raise InputError(f"the data has {got} columns but the model expects {expected}"
-                                 + (f" ({', '.join(self.prediction.feature_names)})"
-                                    if self.prediction.feature_names is not None else "")
+                                     f"the model expects {list(known)}")
+                schema.names = tuple(str(n) for n in known)  # the model's order; to_array reorders
+        else:
+            width = np.asarray(X).shape[-1] if np.ndim(X) else 0
+            if expected is not None and width != expected:
+                raise InputError(f"the data has {width} columns but the model expects {expected}"
+                                 + (f" ({', '.join(map(str, known))})" if known is not None else "")
                                  + "; pass data with the same columns as the training data")
-        return self.schema
+            schema = TabularSchema.from_data(X, names=self._names, allow_nan=self.prediction.allow_nan,
+                                             as_frame=self.prediction.wants_frame)
+        if expected is not None and schema.n_features != expected:
+            raise InputError(f"the data has {schema.n_features} columns but the model expects {expected}; "
+                             "pass data with the same columns as the training data")
+        self.schema = schema
+        return schema
 
     def prepare(self, X: Any, what: str = "X") -> np.ndarray:
         """Validate user data and return it as the (n, features) array explainers use."""
@@ -246,7 +252,7 @@ def wrap(model: Any, output: str = "auto", *, feature_names: Sequence[str] | Non
             model.batch_size = batch_size
         return model
     _load_builtin_adapters()
-    for matches, adapt in _ADAPTERS:
+    for _, matches, adapt in _ADAPTERS:
         if matches(model):
             pred = adapt(model, output)
             break
@@ -267,7 +273,6 @@ def _load_builtin_adapters() -> None:
     if _LOADED:
         return
     _LOADED = True
-    # order matters: boosters' sklearn wrappers must be seen before plain scikit-learn
     for name in ("boosting", "onnx", "sklearn", "callables"):
         try:
             __import__(f"{__package__}.{name}")

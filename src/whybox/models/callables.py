@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InputError
-from .base import Prediction, register_adapter
+from .base import PRIORITY, Prediction, register_adapter
 
 
 def _adapt(model: Any, output: str) -> Prediction:
@@ -21,4 +21,4 @@ def _matches(model: Any) -> bool:
     return callable(model) or hasattr(model, "predict")
 
 
-register_adapter(_matches, _adapt)
+register_adapter(_matches, _adapt, priority=PRIORITY["callables"])

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ModelError
-from .base import Prediction, register_adapter
+from .base import PRIORITY, Prediction, register_adapter
 
 _EPS = 1e-12
 
@@ -79,4 +79,4 @@ def _matches(model: Any) -> bool:
     return not isinstance(model, type) and hasattr(model, "predict") and hasattr(model, "fit")
 
 
-register_adapter(_matches, _adapt)
+register_adapter(_matches, _adapt, priority=PRIORITY["sklearn"])
