@@ -1,0 +1,225 @@
+"""Tree SHAP: exact Shapley values of tree ensembles in polynomial time, compiled with numba.
+
+Two definitions of "removing" a feature:
+  path-dependent (no background)  a removed feature sends the row down both children, weighted by the
+                                  training cover (the conditional expectation the trees themselves encode);
+                                  this is what XGBoost, LightGBM and CatBoost compute natively.
+  interventional (background)     a removed feature takes background values; equal to the brute-force
+                                  interventional Shapley values of `ExactShapley` with the same background.
+
+Which algorithm, and why (see `_tree_kernels.py` for the maths): on one root-to-leaf path the
+path-dependent game is a product game, so a leaf's contribution depends on the explained row only
+through the bitmask of path features the row follows. Shallow leaves get a table of coefficients for all
+2^d masks, built once and cached (FastTreeSHAP v2's precomputation: O(T L D) per row instead of the
+O(T L D^2) of the original algorithm); deeper leaves compute the coefficients per row from elementary
+symmetric polynomials in O(k^2), k the number of path features the row follows, which avoids v2's
+exponential memory. Linear TreeSHAP reaches O(T L D) without tables but through polynomial arithmetic
+with larger constants; GPUTreeShap's path decomposition is what the per-leaf mask formulation mirrors,
+on CPU. Interventional values use per-leaf background masks, merged when equal, so a row costs one pass
+over each leaf's distinct background patterns instead of one tree traversal per background row.
+Interaction values condition each path on one of its features (on minus off, halved), O(d^3) per leaf.
+Everything runs in numba, parallel over rows, with no Python loop over rows or nodes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, ModelError
+from ..models.schema import TabularSchema
+from ..models.trees import TreeEnsemble
+from ..results import Attribution, Interactions
+from . import _tree_kernels as K
+
+__all__ = ["TreeShap", "supports"]
+
+#: default memory for cached coefficient tables (bytes)
+TABLE_MEMORY = 256 * 2 ** 20
+#: deepest path (distinct features) that gets a table
+TABLE_MAX_DEPTH = 12
+
+
+def supports(model: Any) -> bool:
+    """True when TreeShap can read this model."""
+    if isinstance(model, TreeEnsemble):
+        return True
+    from ..models.tree_parsers import supports as parser_supports
+    return parser_supports(model)
+
+
+class TreeShap:
+    """Exact Shapley values for tree ensembles (scikit-learn, XGBoost, LightGBM, CatBoost).
+
+    Arguments:
+      model         a fitted tree model, or a `TreeEnsemble`
+      background    None: path-dependent Tree SHAP; rows (DataFrame/array): interventional Tree SHAP
+      output        "raw" (the margin; "auto" and "log_odds" for a logistic model mean the same) or
+                    "probability" (interventional only; binary/logistic or identity-link models): each
+                    background row's margin attribution is rescaled by (p(x) - p(b)) / (m(x) - m(b)),
+                    additive in probability, as shap does
+      table_memory  bytes allowed for cached per-leaf coefficient tables (0 disables them)
+    """
+
+    method = "tree_shap"
+
+    def __init__(self, model: Any, background: Any = None, *, output: str = "raw",
+                 table_memory: int = TABLE_MEMORY, seed: int | None = None) -> None:
+        self.ensemble = model if isinstance(model, TreeEnsemble) else TreeEnsemble.from_model(model)
+        ens = self.ensemble
+        if output not in ("auto", "raw", "log_odds", "probability"):
+            raise InputError(f"TreeShap explains output 'raw' (margin) or 'probability', not {output!r}")
+        if output == "log_odds" and ens.link not in ("logistic",):
+            raise InputError(f"output='log_odds' needs a logistic model; this one has link {ens.link!r}: use 'raw'")
+        self.output = "raw" if output in ("auto", "log_odds") else output
+        if self.output == "probability":
+            if background is None:
+                raise InputError("probability output needs the interventional path: pass background=... rows")
+            if ens.link == "softmax":
+                raise InputError("probability output of a multi-class (softmax) model is not supported by Tree "
+                                 "SHAP; explain output='raw' (per-class margins) or use KernelShap")
+        self.table_memory = int(table_memory)
+        max_slots = min(max(ens.n_features, 1), max(ens.max_depth, 1), K.MAX_SLOTS)
+        if ens.max_depth > K.MAX_DEPTH:
+            raise ModelError(f"a tree is {ens.max_depth} levels deep; Tree SHAP supports up to {K.MAX_DEPTH}")
+        (self.slot, self.leaf_index, self.leaf_nodes, self.leaf_depth, self.leaf_feat, self.leaf_z,
+         ok) = K.path_info(ens.left, ens.right, ens.feature, ens.cover, max_slots)
+        if not ok:
+            raise ModelError(f"a path tests more than {K.MAX_SLOTS} distinct features; not supported")
+        self.weights = K.shapley_weights(self.leaf_feat.shape[1] + 1)
+        nz = ens.value != 0
+        self.leaf_out = np.where(nz.sum(axis=1) == 1, nz.argmax(axis=1), -1).astype(np.int64)
+        self._tables: tuple[int, np.ndarray, np.ndarray] | None = None
+        self.background = None
+        if background is None:
+            leaf_values = ens.value[self.leaf_nodes]
+            reach = np.prod(self.leaf_z, axis=1)
+            self.expected_value = ens.base_offset + reach @ leaf_values
+            self.mode = "path_dependent"
+        else:
+            self.mode = "interventional"
+            bg = ens.encode(background)
+            if bg.shape[0] == 0:
+                raise InputError("the background is empty; pass at least one row")
+            self.background = bg
+            self.bg_weight = np.full(bg.shape[0], 1.0 / bg.shape[0])
+            self.bg_masks = K.follow_masks(bg, *ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index,
+                                           self.leaf_depth, len(self.leaf_nodes))
+            self.merged = K.merge_masks(self.bg_masks, self.bg_weight)
+            self.pair_wx, self.pair_wb = K.pair_weights(self.leaf_feat.shape[1] + 1)
+            self.bg_margin = ens.predict_raw(bg)
+            if self.output == "probability":
+                self.expected_value = self.bg_weight @ _link(self.bg_margin, ens.link)
+            else:
+                self.expected_value = self.bg_weight @ self.bg_margin
+
+    # ------------------------------------------------------------------ helpers
+    def _tables_for(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cached coefficient tables for leaves shallow enough that tabulating pays off for n_rows rows."""
+        depth_cap = int(min(TABLE_MAX_DEPTH, np.floor(np.log2(max(n_rows, 1))) + 1))
+        if self.table_memory <= 0:
+            depth_cap = 0
+        if self._tables is not None and self._tables[0] >= depth_cap:
+            return self._tables[1], self._tables[2]
+        d = self.leaf_depth
+        sizes = np.where(d <= depth_cap, (1 << np.minimum(d, 62)) * d, 0)
+        # shallowest leaves first until the memory budget is spent
+        order = np.argsort(d, kind="stable")
+        cum = np.cumsum(sizes[order]) * 8
+        chosen = np.zeros(len(d), dtype=bool)
+        chosen[order[(cum <= self.table_memory) & (sizes[order] > 0)]] = True
+        offsets = np.full(len(d), -1, dtype=np.int64)
+        offsets[chosen] = np.concatenate([[0], np.cumsum(sizes[chosen])[:-1]]) if chosen.any() else []
+        total = int(sizes[chosen].sum())
+        table = K.build_tables(self.leaf_depth, self.leaf_z, self.weights, offsets, max(total, 1))
+        self._tables = (depth_cap, table, offsets)
+        return table, offsets
+
+    def _encode(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(codes for the kernels, data for the result)."""
+        x = self.ensemble.encode(X)
+        if isinstance(X, pd.DataFrame):
+            data = TabularSchema.from_data(X).to_array(X, what="X")
+            if self.ensemble.feature_names is not None:
+                data = TabularSchema.from_data(X[list(self.ensemble.feature_names)]).to_array(
+                    X[list(self.ensemble.feature_names)], what="X")
+        else:
+            data = x
+        return x, data
+
+    def _result(self, values: np.ndarray, data: np.ndarray, n: int, extra: dict) -> Attribution:
+        ens = self.ensemble
+        k = values.shape[-1]
+        base = np.repeat(np.atleast_1d(self.expected_value)[None, :], n, axis=0)
+        names = ens.feature_names or tuple(f"x{i}" for i in range(ens.n_features))
+        meta = {"mode": self.mode, "output": self.output, "model": ens.source, "trees": ens.n_trees,
+                "link": ens.link, "model_evals": 0, **extra}
+        if self.background is not None:
+            meta["background_rows"] = int(self.background.shape[0])
+        onames = ens.output_names
+        if k == 1:
+            return Attribution(values=values[..., 0], base_values=base[:, 0], data=data, feature_names=names,
+                               method=self.method, meta=meta)
+        return Attribution(values=values, base_values=base, data=data, feature_names=names,
+                           output_names=onames if onames and len(onames) == k else None, method=self.method,
+                           meta=meta, has_outputs=True)
+
+    # ------------------------------------------------------------------ explain
+    def explain(self, X: Any) -> Attribution:
+        """Shapley values of each row: base_values + values.sum(features) equals the explained output."""
+        ens = self.ensemble
+        x, data = self._encode(X)
+        n = x.shape[0]
+        arrays = (*ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index)
+        if self.mode == "path_dependent":
+            table, offsets = self._tables_for(n)
+            phi = K.path_dependent(x, *arrays, self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
+                                   self.leaf_out, self.weights, table, offsets, ens.n_features)
+        elif self.output == "raw":
+            offs, masks, wts = self.merged
+            phi = K.interventional(x, *arrays, self.leaf_nodes, self.leaf_depth, self.leaf_feat, ens.value,
+                                   self.leaf_out, offs, masks, wts, self.pair_wx, self.pair_wb, ens.n_features)
+        else:
+            margin = ens.predict_raw(x)[:, 0]
+            bg = self.bg_margin[:, 0]
+            diff = margin[:, None] - bg[None, :]
+            p_x, p_b = _link(margin, ens.link), _link(bg, ens.link)
+            slope = _link_slope(margin, ens.link)
+            safe = np.abs(diff) > 1e-12
+            scale = np.where(safe, (p_x[:, None] - p_b[None, :]) / np.where(safe, diff, 1.0), slope[:, None])
+            scale = scale * self.bg_weight[None, :]
+            phi = K.interventional_pairs(x, *arrays, self.leaf_depth, self.leaf_feat,
+                                         np.ascontiguousarray(ens.value[:, 0]), self.bg_masks, self.pair_wx,
+                                         self.pair_wb, ens.n_features, scale)[:, :, None]
+        return self._result(phi, data, n, {})
+
+    def explain_interactions(self, X: Any) -> Interactions:
+        """SHAP interaction values (path-dependent): (n, M, M[, outputs]); each row sums to the SHAP value."""
+        if self.mode != "path_dependent":
+            raise InputError("interaction values are computed path-dependently: create TreeShap(model) without "
+                             "a background to get them")
+        ens = self.ensemble
+        x, data = self._encode(X)
+        inter = K.path_dependent_interactions(x, *ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index,
+                                              self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
+                                              self.weights, ens.n_features)
+        attr = self._result(inter.sum(axis=2), data, x.shape[0], {})
+        values = inter if attr.has_outputs else inter[..., 0]
+        return Interactions(values=values, base_values=attr.base_values, data=data, feature_names=attr.feature_names,
+                            output_names=attr.output_names, method="tree_shap_interactions", meta=attr.meta,
+                            has_outputs=attr.has_outputs)
+
+
+def _link(m: np.ndarray, link: str) -> np.ndarray:
+    if link == "logistic":
+        return 1.0 / (1.0 + np.exp(-m))
+    return m
+
+
+def _link_slope(m: np.ndarray, link: str) -> np.ndarray:
+    if link == "logistic":
+        p = _link(m, link)
+        return p * (1 - p)
+    return np.ones_like(m)
