@@ -171,7 +171,7 @@ class TreeEnsemble:
                 arr = arr[None, :]
             if arr.ndim != 2:
                 raise InputError(f"expected a table (rows, features), got shape {arr.shape}")
-            if arr.dtype == object and self.categories:
+            if self.categories:
                 out = np.empty(arr.shape, dtype=np.float64)
                 for j in range(arr.shape[1]):
                     out[:, j] = self._codes(j, arr[:, j]) if j in self.categories else arr[:, j].astype(float)
@@ -195,9 +195,6 @@ class TreeEnsemble:
                 out[i] = np.nan
             elif v in lookup:
                 out[i] = lookup[v]
-            elif isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer() \
-                    and 0 <= int(v) < len(cats) and not any(isinstance(c, str) for c in cats):
-                out[i] = lookup.get(int(v), unseen)
             else:
                 out[i] = unseen
         return out
@@ -322,10 +319,13 @@ def stack_trees(trees: Sequence[dict], base_offset: Any, n_outputs: int, **kwarg
             value = full
         parts["value"].append(value.reshape(size, n_outputs))
         sets = tree.get("cat_sets")
-        for node in range(size):
-            codes = sets[node] if sets is not None and sets[node] is not None else []
-            cat_codes.extend(int(c) for c in codes)
-            cat_offsets.append(len(cat_codes))
+        if sets is None or not any(len(c) for c in sets if c is not None):
+            cat_offsets.extend([len(cat_codes)] * size)
+        else:
+            for node in range(size):
+                codes = sets[node] if sets[node] is not None else []
+                cat_codes.extend(int(c) for c in codes)
+                cat_offsets.append(len(cat_codes))
         offset += size
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
     if not parts["value"]:
