@@ -59,7 +59,8 @@ def explain(model: Any, X: Any, background: Any = None, *, method: str = "auto",
       method      "auto", "exact", "kernel", "permutation", "linear" or "tree"
       seed        randomness of the sampling methods
       max_evals   budget in coalitions for "kernel" / "permutation"
-      output      "auto", "probability", "log_odds", "raw", "predict"
+      output      "auto", "probability", "log_odds", "raw", "predict". "auto" is the margin (log-odds) for
+                  tree ensembles, as the tree libraries report it, and probability for other classifiers
       **kwargs    passed to the explainer (groups, summarize, batch_size, feature_names, ...)
     """
     if method != "auto" and method not in METHODS:
@@ -73,9 +74,13 @@ def explain(model: Any, X: Any, background: Any = None, *, method: str = "auto",
     if explainer is None:
         cls = _explainer_class(method)
         explainer = cls(model, background, output=output, **({"seed": seed} if method != "tree" else {}), **kwargs)
-    budget = {"max_evals": max_evals} if method in ("kernel", "permutation") and max_evals is not None else {}
+    sampling = method in ("kernel", "permutation")
+    budget = {"max_evals": max_evals} if sampling and max_evals is not None else {}
     attr = explainer.explain(X, **budget)
-    return replace(attr, meta={**attr.meta, "chosen_method": method, "choice_reason": reason})
+    meta = {**attr.meta, "chosen_method": method, "choice_reason": reason}
+    if max_evals is not None and not sampling:
+        meta["ignored"] = f"max_evals={max_evals}: {method} values are exact and take no budget"
+    return replace(attr, meta=meta)
 
 
 def _choose(model: Any, X: Any, background: Any, output: str, seed: int, kwargs: dict) -> tuple[str, str, Any]:

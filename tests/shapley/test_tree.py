@@ -165,7 +165,19 @@ def test_probability_output_is_additive_in_probability():
     ens.link = "logistic"
     attr = TreeShap(ens, background=data[:10], output="probability").explain(X)
     p = 1 / (1 + np.exp(-ens.predict_raw(X)[:, 0]))
-    np.testing.assert_allclose(attr.output, p, atol=1e-12)
-    assert attr.base_values[0] == pytest.approx(np.mean(1 / (1 + np.exp(-ens.predict_raw(data[:10])[:, 0]))))
+    np.testing.assert_allclose(attr.output, np.column_stack([1 - p, p]), atol=1e-12)
+    assert attr.base_values[0, 1] == pytest.approx(np.mean(1 / (1 + np.exp(-ens.predict_raw(data[:10])[:, 0]))))
+    assert attr.meta["additivity_gap"] < 1e-12
+    # per background row, the margin attribution rescaled by (p(x) - p(b)) / (m(x) - m(b))
+    margin = TreeShap(ens, background=data[:10])
+    ref = np.zeros(M)
+    m_x = ens.predict_raw(X[:1])[0, 0]
+    for b in data[:10]:
+        m_b = ens.predict_raw(b[None])[0, 0]
+        pair = TreeShap(ens, background=b[None]).explain(X[:1]).values[0]
+        p_x, p_b = 1 / (1 + np.exp(-m_x)), 1 / (1 + np.exp(-m_b))
+        ref += pair * ((p_x - p_b) / (m_x - m_b) if abs(m_x - m_b) > 1e-12 else p_x * (1 - p_x)) / 10
+    np.testing.assert_allclose(attr.values[0, :, 1], ref, atol=1e-12)
+    assert margin.explain(X).meta["additivity_gap"] < 1e-10
     with pytest.raises(InputError, match="interventional"):
         TreeShap(ens, output="probability")

@@ -59,7 +59,7 @@ class TreeShap:
       output        "raw" (the margin; "auto" and "log_odds" for a logistic model mean the same) or
                     "probability" (interventional only; binary/logistic or identity-link models): each
                     background row's margin attribution is rescaled by (p(x) - p(b)) / (m(x) - m(b)),
-                    additive in probability, as shap does
+                    additive in probability, as shap does; a binary classifier gets two columns (p0, p1)
       table_memory  bytes allowed for cached per-leaf coefficient tables (0 disables them)
     """
 
@@ -138,27 +138,37 @@ class TreeShap:
         return table, offsets
 
     def _encode(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(codes for the kernels, data for the result)."""
+        """(codes for the kernels, the rows as data for the result: categories kept as values)."""
         x = self.ensemble.encode(X)
-        if isinstance(X, pd.DataFrame):
-            data = TabularSchema.from_data(X).to_array(X, what="X")
-            if self.ensemble.feature_names is not None:
-                data = TabularSchema.from_data(X[list(self.ensemble.feature_names)]).to_array(
-                    X[list(self.ensemble.feature_names)], what="X")
-        else:
-            data = x
-        return x, data
+        if not isinstance(X, pd.DataFrame):
+            return x, x
+        if self.ensemble.feature_names is not None:
+            X = X.set_axis([str(c) for c in X.columns], axis=1)[list(self.ensemble.feature_names)]
+        return x, TabularSchema.from_data(X).to_array(X, what="X")
 
-    def _result(self, values: np.ndarray, data: np.ndarray, n: int, extra: dict) -> Attribution:
+    def _explained_output(self, x: np.ndarray) -> np.ndarray:
+        """(n, K) what the values add up to: the margin, or the probability."""
+        margin = self.ensemble.predict_raw(x)
+        return _link(margin, self.ensemble.link) if self.output == "probability" else margin
+
+    def _result(self, values: np.ndarray, data: np.ndarray, x: np.ndarray, extra: dict) -> Attribution:
         ens = self.ensemble
-        k = values.shape[-1]
+        n = x.shape[0]
         base = np.repeat(np.atleast_1d(self.expected_value)[None, :], n, axis=0)
+        fx = self._explained_output(x)
+        extra = {"additivity_gap": float(np.max(np.abs(base + values.sum(axis=1) - fx))) if n else 0.0, **extra}
+        onames = ens.output_names
+        if self.output == "probability" and ens.link == "logistic":
+            # two columns (p0, p1), as whybox.models.wrap gives a binary classifier's probabilities
+            values = np.concatenate([-values, values], axis=-1)
+            base = np.concatenate([1.0 - base, base], axis=-1)
+            onames = onames if onames and len(onames) == 2 else ("0", onames[0] if onames else "1")
+        k = values.shape[-1]
         names = ens.feature_names or tuple(f"x{i}" for i in range(ens.n_features))
         meta = {"mode": self.mode, "output": self.output, "model": ens.source, "trees": ens.n_trees,
                 "link": ens.link, "model_evals": 0, **extra}
         if self.background is not None:
             meta["background_rows"] = int(self.background.shape[0])
-        onames = ens.output_names
         if k == 1:
             return Attribution(values=values[..., 0], base_values=base[:, 0], data=data, feature_names=names,
                                method=self.method, meta=meta)
@@ -171,10 +181,9 @@ class TreeShap:
         """Shapley values of each row: base_values + values.sum(features) equals the explained output."""
         ens = self.ensemble
         x, data = self._encode(X)
-        n = x.shape[0]
         arrays = (*ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index)
         if self.mode == "path_dependent":
-            table, offsets = self._tables_for(n)
+            table, offsets = self._tables_for(x.shape[0])
             phi = K.path_dependent(x, *arrays, self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                    self.leaf_out, self.weights, table, offsets, ens.n_features)
         elif self.output == "raw":
@@ -193,7 +202,7 @@ class TreeShap:
             phi = K.interventional_pairs(x, *arrays, self.leaf_depth, self.leaf_feat,
                                          np.ascontiguousarray(ens.value[:, 0]), self.bg_masks, self.pair_wx,
                                          self.pair_wb, ens.n_features, scale)[:, :, None]
-        return self._result(phi, data, n, {})
+        return self._result(phi, data, x, {})
 
     def explain_interactions(self, X: Any) -> Interactions:
         """SHAP interaction values (path-dependent): (n, M, M[, outputs]); each row sums to the SHAP value."""
@@ -205,7 +214,7 @@ class TreeShap:
         inter = K.path_dependent_interactions(x, *ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index,
                                               self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                               self.weights, ens.n_features)
-        attr = self._result(inter.sum(axis=2), data, x.shape[0], {})
+        attr = self._result(inter.sum(axis=2), data, x, {})
         values = inter if attr.has_outputs else inter[..., 0]
         return Interactions(values=values, base_values=attr.base_values, data=data, feature_names=attr.feature_names,
                             output_names=attr.output_names, method="tree_shap_interactions", meta=attr.meta,
