@@ -1,0 +1,283 @@
+"""Small data sets: a synthetic credit table with a known truth, and two tables scikit-learn ships.
+
+`credit()` draws loan applications from a documented generating process. The
+approval log-odds are a known function of the columns (`CREDIT_FORMULA`), with
+exactly one interaction (income x debt), one pure-noise column and one proxy
+column (postcode_region) that carries a protected attribute which is *not* in X.
+Because the truth is known, tests and tutorials can check an explanation
+against it: fit a model to `data.y` (or use `data.true_logit` itself as the
+model) and compare the attributions with `data.true_terms(X)`.
+
+`breast_cancer()` and `diabetes()` read the copies bundled with scikit-learn;
+nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CreditData", "credit", "credit_logit", "credit_terms", "CREDIT_FORMULA", "breast_cancer", "diabetes"]
+
+# --------------------------------------------------------------------------- the truth
+
+#: intercept of the approval log-odds (the approval rate comes out near 58 %)
+INTERCEPT = 0.0
+#: reference points the numeric terms are centred on
+INCOME_REF = 50.0   # thousands
+DEBT_REF = 0.30     # debt-to-income ratio
+
+#: linear coefficients of the numeric terms (income's applies to log(income / 50))
+COEF = {
+    "income": 1.8,            # per unit of log(income / 50): doubling income adds 1.8 * ln 2 = 1.25
+    "debt": -4.0,             # per unit of debt-to-income ratio (above 0.30)
+    "prior_defaults": -1.1,   # per prior default
+    "credit_age": 0.03,       # per year of credit history (above 10)
+    "employment_years": 0.06,  # per year employed (above 5)
+    "noise": 0.0,             # pure noise: no effect at all
+}
+#: the one interaction: + INTERACTION * log(income / 50) * (debt - 0.30) — debt hurts less at higher income
+INTERACTION = 2.5
+INTERACTION_PAIR = ("income", "debt")
+
+HOUSING = {"rent": 0.0, "mortgage": 0.2, "own": 0.4}
+LOAN_PURPOSE = {"car": 0.2, "home": 0.3, "education": 0.0, "business": -0.5, "other": -0.3}
+REGIONS = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
+#: small direct effect of the postcode region (its real role is as a proxy of the protected attribute)
+REGION = {"R1": -0.2, "R2": -0.1, "R3": 0.0, "R4": 0.0, "R5": 0.0, "R6": 0.0, "R7": 0.0, "R8": 0.1}
+
+#: P(region | protected = 1) and P(region | protected = 0): the protected group lives mostly in R1-R3
+REGION_GIVEN_PROTECTED = (0.35, 0.30, 0.20, 0.05, 0.04, 0.03, 0.02, 0.01)
+REGION_GIVEN_OTHER = (0.04, 0.05, 0.06, 0.17, 0.17, 0.17, 0.17, 0.17)
+PROTECTED_SHARE = 0.3
+
+CREDIT_COLUMNS = ("income", "debt", "prior_defaults", "credit_age", "employment_years", "housing",
+                  "loan_purpose", "postcode_region", "noise")
+
+CREDIT_FORMULA = (
+    "logit = 0.0"
+    " + 1.8 * log(income / 50)"
+    " - 4.0 * (debt - 0.30)"
+    " + 2.5 * log(income / 50) * (debt - 0.30)"
+    " - 1.1 * prior_defaults"
+    " + 0.03 * (credit_age - 10)"
+    " + 0.06 * (employment_years - 5)"
+    " + housing[rent 0, mortgage +0.2, own +0.4]"
+    " + loan_purpose[car +0.2, home +0.3, education 0, business -0.5, other -0.3]"
+    " + postcode_region[R1 -0.2, R2 -0.1, R8 +0.1, others 0]"
+    " + 0 * noise"
+)
+
+#: features with a real effect, strongest first (by mean |interventional Shapley value| of the truth
+#: over the data; tests/test_datasets.py checks this order)
+CREDIT_DRIVERS = ("income", "prior_defaults", "debt", "credit_age", "loan_purpose", "employment_years",
+                  "housing", "postcode_region")
+
+
+def _categorical_values(X: pd.DataFrame, column: str, table: Mapping[str, float]) -> np.ndarray:
+    values = X[column].astype(object).astype(str).to_numpy()
+    unknown = sorted(set(values) - set(table))
+    if unknown:
+        raise ValueError(f"unknown {column} value(s) {unknown[:5]}; the credit truth knows {list(table)}")
+    return np.array([table[v] for v in values], dtype=float)
+
+
+def _numeric(X: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(X[column]).to_numpy(dtype=float)
+
+
+def credit_terms(X: pd.DataFrame) -> pd.DataFrame:
+    """The additive pieces of the true log-odds, one column per feature plus "income:debt" and "intercept".
+
+    Numeric terms are centred on the reference points of the formula, so a feature
+    at its reference contributes 0. The row sums equal `credit_logit(X)`.
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError("credit_terms needs a DataFrame with the credit columns")
+    missing = [c for c in CREDIT_COLUMNS if c not in X.columns]
+    if missing:
+        raise KeyError(f"X lacks the credit column(s) {missing}")
+    income = _numeric(X, "income")
+    if (income <= 0).any():
+        raise ValueError("income must be positive (thousands)")
+    log_income = np.log(income / INCOME_REF)
+    debt = _numeric(X, "debt") - DEBT_REF
+    terms = {
+        "income": COEF["income"] * log_income,
+        "debt": COEF["debt"] * debt,
+        "prior_defaults": COEF["prior_defaults"] * _numeric(X, "prior_defaults"),
+        "credit_age": COEF["credit_age"] * (_numeric(X, "credit_age") - 10.0),
+        "employment_years": COEF["employment_years"] * (_numeric(X, "employment_years") - 5.0),
+        "housing": _categorical_values(X, "housing", HOUSING),
+        "loan_purpose": _categorical_values(X, "loan_purpose", LOAN_PURPOSE),
+        "postcode_region": _categorical_values(X, "postcode_region", REGION),
+        "noise": COEF["noise"] * _numeric(X, "noise"),
+        "income:debt": INTERACTION * log_income * debt,
+        "intercept": np.full(len(X), INTERCEPT),
+    }
+    return pd.DataFrame(terms, index=X.index)
+
+
+def credit_logit(X: pd.DataFrame) -> np.ndarray:
+    """The true approval log-odds of each row of X (a DataFrame with the credit columns)."""
+    return credit_terms(X).to_numpy().sum(axis=1)
+
+
+# --------------------------------------------------------------------------- the data
+
+@dataclass(frozen=True, eq=False)
+class CreditData:
+    """A synthetic loan-approval table with a known truth.
+
+    X             DataFrame, columns (dtype):
+                    income            float64   yearly income in thousands (lognormal, median ~55)
+                    debt              float64   debt-to-income ratio (0..1, mean ~0.3)
+                    prior_defaults    int64     number of earlier defaults, 0..4
+                    credit_age        float64   years since the first credit line
+                    employment_years  float64   years with the current employer
+                    housing           category  rent / own / mortgage
+                    loan_purpose      category  car / home / education / business / other
+                    postcode_region   category  R1..R8; a proxy of `protected` (R1-R3 hold most of the group)
+                    noise             float64   standard normal, no effect on the outcome
+    y             int64 array, 1 = approved, drawn as Bernoulli(sigmoid(logit))
+    logit         the true approval log-odds of each row
+    protected     int64 array, 1 = member of a protected group. NOT in X, and no direct effect on the
+                  outcome; it shapes only where people live (postcode_region), whose own direct effect
+                  is small (at most 0.2 log-odds). A model can still treat the group differently
+                  through the region — that is what a proxy audit should find.
+    true_effects  feature -> its effect in the truth: a coefficient (float) for numeric features
+                  (income's applies to log(income / 50)), a {category: log-odds} dict for categorical
+                  ones; noise maps to 0.0
+    drivers       features with a real effect, strongest first
+    interaction   the one interacting pair, ("income", "debt")
+    formula       the truth written out
+    seed          the seed the data was drawn with
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    logit: np.ndarray
+    protected: np.ndarray
+    true_effects: dict[str, Any] = field(default_factory=dict)
+    drivers: tuple[str, ...] = CREDIT_DRIVERS
+    interaction: tuple[str, str] = INTERACTION_PAIR
+    formula: str = CREDIT_FORMULA
+    seed: int = 0
+
+    def true_logit(self, X: pd.DataFrame | None = None) -> np.ndarray:
+        """The ground-truth log-odds for any DataFrame with the credit columns (default: this X)."""
+        return credit_logit(self.X if X is None else X)
+
+    def true_proba(self, X: pd.DataFrame | None = None) -> np.ndarray:
+        """The ground-truth approval probability."""
+        return 1.0 / (1.0 + np.exp(-self.true_logit(X)))
+
+    def true_terms(self, X: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The additive pieces of the true log-odds (see `credit_terms`)."""
+        return credit_terms(self.X if X is None else X)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __repr__(self) -> str:
+        return (f"CreditData(n={len(self.X)}, seed={self.seed}, approval_rate={self.y.mean():.3f}, "
+                f"drivers={self.drivers}, interaction={self.interaction})")
+
+
+def _true_effects() -> dict[str, Any]:
+    effects: dict[str, Any] = {name: COEF[name] for name in ("income", "debt", "prior_defaults", "credit_age",
+                                                             "employment_years")}
+    effects["housing"] = dict(HOUSING)
+    effects["loan_purpose"] = dict(LOAN_PURPOSE)
+    effects["postcode_region"] = dict(REGION)
+    effects["noise"] = COEF["noise"]
+    return effects
+
+
+def credit(n: int = 2000, seed: int = 0) -> CreditData:
+    """Draw `n` synthetic loan applications; the same seed gives identical data.
+
+    The generating process (a hidden age drives credit age, employment and housing,
+    so those columns are mildly correlated, as in real data):
+
+      age              ~ Uniform(21, 70)                       (hidden)
+      income           = exp(N(ln 52 + 0.012 (age - 40), 0.45)) thousands, clipped to 8..600
+      debt             ~ Beta(2.2, 5)                          debt-to-income ratio
+      prior_defaults   ~ Poisson(0.3, or 0.6 when debt > 0.4), at most 4
+      credit_age       = max(0, age - 18 - Exponential(4))
+      employment_years = min(age - 18, Gamma(2, 3.5))
+      housing          rent / mortgage / own, owning more likely with age
+      loan_purpose     car .3, home .2, education .15, business .15, other .2
+      protected        ~ Bernoulli(0.3)                        (hidden, not in X)
+      postcode_region  R1..R8 drawn given protected (the group mostly in R1-R3)
+      noise            ~ N(0, 1)
+      y                ~ Bernoulli(sigmoid(logit)), logit = CREDIT_FORMULA
+
+    Numeric columns are rounded (income and the year counts to 0.1, debt to 0.001,
+    noise to 0.001) before the truth is evaluated, so `true_logit(X)` reproduces
+    `logit` exactly.
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be a positive number of rows, got {n}")
+    rng = np.random.default_rng(seed)
+    age = rng.uniform(21, 70, n)
+    income = np.clip(np.exp(rng.normal(np.log(52.0) + 0.012 * (age - 40), 0.45)), 8, 600).round(1)
+    debt = rng.beta(2.2, 5.0, n).round(3)
+    prior_defaults = np.minimum(rng.poisson(np.where(debt > 0.4, 0.6, 0.3)), 4).astype(np.int64)
+    credit_age = np.maximum(0.0, age - 18 - rng.exponential(4.0, n)).round(1)
+    employment_years = np.minimum(age - 18, rng.gamma(2.0, 3.5, n)).round(1)
+    t = (age - 21) / 49
+    p_housing = np.stack([0.55 - 0.4 * t, 0.35 + 0.05 * t, 0.10 + 0.35 * t], axis=1)  # rent, mortgage, own
+    housing_idx = (rng.uniform(size=(n, 1)) > np.cumsum(p_housing, axis=1)).sum(axis=1)
+    housing = np.array(["rent", "mortgage", "own"])[np.minimum(housing_idx, 2)]
+    purposes = list(LOAN_PURPOSE)
+    loan_purpose = rng.choice(purposes, size=n, p=[0.3, 0.2, 0.15, 0.15, 0.2])
+    protected = (rng.uniform(size=n) < PROTECTED_SHARE).astype(np.int64)
+    region_idx = np.where(protected == 1,
+                          rng.choice(len(REGIONS), size=n, p=REGION_GIVEN_PROTECTED),
+                          rng.choice(len(REGIONS), size=n, p=REGION_GIVEN_OTHER))
+    region = np.asarray(REGIONS)[region_idx]
+    noise = rng.normal(size=n).round(3)
+
+    X = pd.DataFrame({
+        "income": income.astype(np.float64),
+        "debt": debt.astype(np.float64),
+        "prior_defaults": prior_defaults,
+        "credit_age": credit_age.astype(np.float64),
+        "employment_years": employment_years.astype(np.float64),
+        "housing": pd.Categorical(housing, categories=list(HOUSING)),
+        "loan_purpose": pd.Categorical(loan_purpose, categories=purposes),
+        "postcode_region": pd.Categorical(region, categories=list(REGIONS)),
+        "noise": noise.astype(np.float64),
+    })
+    logit = credit_logit(X)
+    y = (rng.uniform(size=n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
+    return CreditData(X=X, y=y, logit=logit, protected=protected, true_effects=_true_effects(), seed=int(seed))
+
+
+# --------------------------------------------------------------------------- scikit-learn's tables
+
+def breast_cancer() -> tuple[pd.DataFrame, np.ndarray]:
+    """Wisconsin breast-cancer table shipped with scikit-learn: 569 rows, 30 numeric features.
+
+    y is 1 for benign, 0 for malignant (scikit-learn's coding).
+    """
+    from sklearn.datasets import load_breast_cancer
+    bunch = load_breast_cancer(as_frame=True)
+    return bunch.data.copy(), bunch.target.to_numpy().astype(np.int64)
+
+
+def diabetes(scaled: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """Diabetes progression table shipped with scikit-learn: 442 rows, 10 features, y a disease score.
+
+    With scaled=False (default) the features keep their original units (age in years,
+    sex as 1/2, bmi, blood pressure, six serum measurements); scaled=True gives
+    scikit-learn's mean-centred, unit-norm columns.
+    """
+    from sklearn.datasets import load_diabetes
+    bunch = load_diabetes(as_frame=True, scaled=scaled)
+    return bunch.data.copy(), bunch.target.to_numpy().astype(np.float64)
