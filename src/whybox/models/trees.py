@@ -31,7 +31,7 @@ from ..errors import InputError, ModelError
 
 __all__ = ["TreeEnsemble", "LINKS"]
 
-LINKS = ("identity", "logistic", "softmax")
+LINKS = ("identity", "logistic", "softmax", "exp")
 
 
 @dataclass(eq=False)
@@ -50,7 +50,8 @@ class TreeEnsemble:
     value           float64 (N, K): leaf outputs, already scaled (learning rate, 1/T for forests)
     roots           int32 (T,): the root node of each tree
     base_offset     float64 (K,): added to the sum of leaf values
-    link            "identity", "logistic" or "softmax": raw margin -> the library's prediction
+    link            "identity", "logistic", "softmax" or "exp" (log-link regression: Poisson, Gamma, Tweedie):
+                    raw margin -> the library's prediction
     n_features      M, columns of the input
     feature_names   names of the M columns, if known
     output_names    names of the K outputs, if known
@@ -219,6 +220,8 @@ class TreeEnsemble:
         if self.link == "softmax":
             e = np.exp(raw - raw.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
+        if self.link == "exp":
+            return np.exp(raw)
         return raw
 
     def kernel_arrays(self) -> tuple:
