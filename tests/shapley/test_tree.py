@@ -121,6 +121,12 @@ def test_tables_and_per_row_coefficients_agree():
     with_tables = TreeShap(ens).explain(np.repeat(X, 40, axis=0))  # many rows: tables are built
     without = TreeShap(ens, table_memory=0).explain(np.repeat(X, 40, axis=0))
     np.testing.assert_allclose(with_tables.values, without.values, atol=1e-12)
+    bg = X[:3]
+    tabulated = TreeShap(ens, background=bg)
+    assert tabulated._tables_for(200)[1].max() >= 0  # tables are used at this many rows
+    np.testing.assert_allclose(tabulated.explain(np.repeat(X, 40, axis=0)).values,
+                               TreeShap(ens, background=bg, table_memory=0).explain(np.repeat(X, 40, axis=0)).values,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("seed,n_out", [(5, 1), (6, 2)])

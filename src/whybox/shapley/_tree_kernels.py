@@ -28,10 +28,31 @@ import math
 import numba
 import numpy as np
 
-from ..models.trees import goes_left
-
 MAX_SLOTS = 62   # distinct features on one path (bits of an int64 mask)
 MAX_DEPTH = 250  # DFS stack
+BLOCK = 32       # rows that share one pass over a tree (its coefficients stay in cache)
+
+
+def non_strict_thresholds(threshold: np.ndarray, strict: np.ndarray) -> np.ndarray:
+    """Thresholds for a single `x <= t` test: x < t is x <= the float just below t."""
+    return np.where(strict, np.nextafter(threshold, -np.inf), threshold)
+
+
+@numba.njit(cache=True, inline="always")
+def goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes):
+    """The split rule of `TreeEnsemble` with non-strict thresholds; NaN and categories are rare branches."""
+    v = x[feature[node]]
+    if categorical[node]:
+        if np.isnan(v):
+            return default_left[node]
+        code = int(v)
+        for k in range(cat_offsets[node], cat_offsets[node + 1]):
+            if cat_codes[k] == code:
+                return True
+        return False
+    if v != v:
+        return default_left[node]
+    return v <= thr_le[node]
 
 
 @numba.njit(cache=True)
@@ -190,33 +211,53 @@ def build_tables(leaf_depth, leaf_z, w, table_offset, table_size):
     return table
 
 
-@numba.njit(cache=True, inline="always")
-def _add_leaf(phi_i, value, node, leaf_out, feats, coef, d):
-    k_out = leaf_out[node]
-    if k_out >= 0:
-        v = value[node, k_out]
-        for s in range(d):
-            phi_i[feats[s], k_out] += coef[s] * v
-    else:
-        for s in range(d):
-            c = coef[s]
-            f = feats[s]
-            for k in range(value.shape[1]):
-                phi_i[f, k] += c * value[node, k]
+@numba.njit(cache=True, parallel=True)
+def build_interventional_tables(leaf_depth, offsets, bg_mask, bg_weight, wx, wb, table_offset, table_size):
+    """Per leaf with a table: for every row follow-mask, the background-averaged coefficient of each slot."""
+    table = np.zeros(table_size)
+    n_leaves = leaf_depth.shape[0]
+    for li in numba.prange(n_leaves):
+        off = table_offset[li]
+        if off < 0:
+            continue
+        d = leaf_depth[li]
+        full = (np.int64(1) << d) - 1
+        for ox in range(1 << d):
+            bmask = full & ~ox
+            nb = popcount(bmask)
+            base = off + ox * d
+            for r in range(offsets[li], offsets[li + 1]):
+                ob = bg_mask[r]
+                if (ox | ob) != full:
+                    continue
+                xmask = ox & ~ob
+                nx = popcount(xmask)
+                if nx + nb == 0:
+                    continue
+                a = bg_weight[r] * wx[nx, nb]
+                c = bg_weight[r] * wb[nx, nb]
+                for s in range(d):
+                    if (xmask >> s) & 1:
+                        table[base + s] += a
+                    elif (bmask >> s) & 1:
+                        table[base + s] -= c
+    return table
 
 
 @numba.njit(cache=True, parallel=True)
-def path_dependent(X, left, right, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes,
+def path_dependent(X, left, right, feature, thr_le, default_left, categorical, cat_offsets, cat_codes,
                    roots, slot, leaf_index, leaf_depth, leaf_feat, leaf_z, value, leaf_out, w, table, table_offset,
                    n_features):
-    """phi (n, M, K) of path-dependent Tree SHAP."""
+    """phi (n, M, K) of path-dependent Tree SHAP. Blocks of rows run in parallel; within a block the
+    trees are the outer loop, so one tree's nodes and coefficient tables stay in cache for all its rows."""
     n = X.shape[0]
     n_out = value.shape[1]
     phi = np.zeros((n, n_features, n_out))
     dmax = leaf_feat.shape[1]
-    for i in numba.prange(n):
-        x = X[i]
-        phi_i = phi[i]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in numba.prange(n_blocks):
+        lo = blk * BLOCK
+        hi = min(n, lo + BLOCK)
         st_node = np.empty(MAX_DEPTH + 2, np.int64)
         st_mask = np.empty(MAX_DEPTH + 2, np.int64)
         z_in = np.empty(dmax + 1)
@@ -224,39 +265,53 @@ def path_dependent(X, left, right, feature, threshold, strict, default_left, cat
         e2 = np.empty(dmax + 2)
         coef = np.empty(dmax + 1)
         for t in range(roots.shape[0]):
-            st_node[0] = roots[t]
-            st_mask[0] = 0
-            top = 1
-            while top > 0:
-                top -= 1
-                node = st_node[top]
-                vm = st_mask[top]
-                if left[node] < 0:
-                    li = leaf_index[node]
-                    d = leaf_depth[li]
-                    mask = ((np.int64(1) << d) - 1) & ~vm
-                    off = table_offset[li]
-                    if off >= 0:
-                        _add_leaf(phi_i, value, node, leaf_out, leaf_feat[li], table[off + mask * d:off + mask * d + d], d)
+            for i in range(lo, hi):
+                x = X[i]
+                st_node[0] = roots[t]
+                st_mask[0] = 0
+                top = 1
+                while top > 0:
+                    top -= 1
+                    node = st_node[top]
+                    vm = st_mask[top]
+                    lc = left[node]
+                    if lc < 0:
+                        li = leaf_index[node]
+                        d = leaf_depth[li]
+                        mask = ((np.int64(1) << d) - 1) & ~vm
+                        off = table_offset[li]
+                        k_out = leaf_out[node]
+                        if off >= 0:
+                            base = off + mask * d
+                            if k_out >= 0:
+                                v = value[node, k_out]
+                                for s in range(d):
+                                    phi[i, leaf_feat[li, s], k_out] += table[base + s] * v
+                            else:
+                                for s in range(d):
+                                    c = table[base + s]
+                                    f = leaf_feat[li, s]
+                                    for k in range(n_out):
+                                        phi[i, f, k] += c * value[node, k]
+                        else:
+                            leaf_coefs(leaf_z[li], d, mask, w[d], z_in, e, e2, coef)
+                            for s in range(d):
+                                f = leaf_feat[li, s]
+                                for k in range(n_out):
+                                    phi[i, f, k] += coef[s] * value[node, k]
                     else:
-                        leaf_coefs(leaf_z[li], d, mask, w[d], z_in, e, e2, coef)
-                        _add_leaf(phi_i, value, node, leaf_out, leaf_feat[li], coef, d)
-                else:
-                    bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes):
-                        hot, cold = left[node], right[node]
-                    else:
-                        hot, cold = right[node], left[node]
-                    st_node[top] = cold
-                    st_mask[top] = vm | bit
-                    st_node[top + 1] = hot
-                    st_mask[top + 1] = vm
-                    top += 2
+                        rc = right[node]
+                        gl = goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes)
+                        st_node[top] = rc if gl else lc
+                        st_mask[top] = vm | (np.int64(1) << slot[node])
+                        st_node[top + 1] = lc if gl else rc
+                        st_mask[top + 1] = vm
+                        top += 2
     return phi
 
 
 @numba.njit(cache=True, parallel=True)
-def path_dependent_interactions(X, left, right, feature, threshold, strict, default_left, categorical, cat_offsets,
+def path_dependent_interactions(X, left, right, feature, thr_le, default_left, categorical, cat_offsets,
                                 cat_codes, roots, slot, leaf_index, leaf_depth, leaf_feat, leaf_z, value, w,
                                 n_features):
     """SHAP interaction values (n, M, M, K): off-diagonal 1/2 (o_j - z_j) phi_i of the path without j;
@@ -322,7 +377,7 @@ def path_dependent_interactions(X, left, right, feature, threshold, strict, defa
                             q += 1
                 else:
                     bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes):
+                    if goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes):
                         hot, cold = left[node], right[node]
                     else:
                         hot, cold = right[node], left[node]
@@ -342,7 +397,7 @@ def path_dependent_interactions(X, left, right, feature, threshold, strict, defa
 
 
 @numba.njit(cache=True, parallel=True)
-def follow_masks(X, left, right, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes,
+def follow_masks(X, left, right, feature, thr_le, default_left, categorical, cat_offsets, cat_codes,
                  roots, slot, leaf_index, leaf_depth, n_leaves):
     """(n, L) for each row and leaf: the bitmask of path slots the row satisfies."""
     n = X.shape[0]
@@ -364,7 +419,7 @@ def follow_masks(X, left, right, feature, threshold, strict, default_left, categ
                     masks[i, li] = ((np.int64(1) << leaf_depth[li]) - 1) & ~vm
                 else:
                     bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes):
+                    if goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes):
                         hot, cold = left[node], right[node]
                     else:
                         hot, cold = right[node], left[node]
@@ -402,86 +457,96 @@ def merge_masks(bg_masks, weights):
 
 
 @numba.njit(cache=True, parallel=True)
-def interventional(X, left, right, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes,
+def interventional(X, left, right, feature, thr_le, default_left, categorical, cat_offsets, cat_codes,
                    roots, slot, leaf_index, leaf_nodes, leaf_depth, leaf_feat, value, leaf_out, offsets, bg_mask,
-                   bg_weight, wx, wb, n_features):
-    """phi (n, M, K) of interventional Tree SHAP, averaged over the (merged, weighted) background."""
+                   bg_weight, wx, wb, table, table_offset, n_features):
+    """phi (n, M, K) of interventional Tree SHAP, averaged over the (merged, weighted) background.
+    Leaves with a table (`build_interventional_tables`) cost one lookup; the others loop over their
+    distinct background masks. Blocks of rows in parallel, trees outer within a block."""
     n = X.shape[0]
     n_out = value.shape[1]
-    n_leaves = leaf_depth.shape[0]
     phi = np.zeros((n, n_features, n_out))
-    for i in numba.prange(n):
-        x = X[i]
-        phi_i = phi[i]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in numba.prange(n_blocks):
+        lo = blk * BLOCK
+        hi = min(n, lo + BLOCK)
         st_node = np.empty(MAX_DEPTH + 2, np.int64)
         st_mask = np.empty(MAX_DEPTH + 2, np.int64)
         for t in range(roots.shape[0]):
-            st_node[0] = roots[t]
-            st_mask[0] = 0
-            top = 1
-            while top > 0:
-                top -= 1
-                node = st_node[top]
-                vm = st_mask[top]
-                if left[node] < 0:
-                    li = leaf_index[node]
-                    d = leaf_depth[li]
-                    full = (np.int64(1) << d) - 1
-                    ox = full & ~vm
-                    bmask = full & ~ox
-                    nb = popcount(bmask)
-                    b_total = 0.0
-                    feats = leaf_feat[li]
-                    k_out = leaf_out[node]
-                    for r in range(offsets[li], offsets[li + 1]):
-                        ob = bg_mask[r]
-                        if (ox | ob) != full:
-                            continue
-                        xmask = ox & ~ob
-                        nx = popcount(xmask)
-                        if nx + nb == 0:
-                            continue
-                        wgt = bg_weight[r]
-                        if nb > 0:
-                            b_total += wgt * wb[nx, nb]
-                        if nx > 0:
-                            a = wgt * wx[nx, nb]
-                            m = xmask
-                            while m:
-                                s = 0
-                                low = m & -m
-                                while (low >> s) != 1:
-                                    s += 1
-                                m ^= low
+            for i in range(lo, hi):
+                x = X[i]
+                st_node[0] = roots[t]
+                st_mask[0] = 0
+                top = 1
+                while top > 0:
+                    top -= 1
+                    node = st_node[top]
+                    vm = st_mask[top]
+                    lc = left[node]
+                    if lc < 0:
+                        li = leaf_index[node]
+                        d = leaf_depth[li]
+                        full = (np.int64(1) << d) - 1
+                        ox = full & ~vm
+                        k_out = leaf_out[node]
+                        off = table_offset[li]
+                        if off >= 0:
+                            base = off + ox * d
+                            for s in range(d):
+                                c = table[base + s]
+                                f = leaf_feat[li, s]
                                 if k_out >= 0:
-                                    phi_i[feats[s], k_out] += a * value[node, k_out]
+                                    phi[i, f, k_out] += c * value[node, k_out]
                                 else:
                                     for k in range(n_out):
-                                        phi_i[feats[s], k] += a * value[node, k]
-                    if b_total != 0.0:
-                        for s in range(d):
-                            if (bmask >> s) & 1:
-                                if k_out >= 0:
-                                    phi_i[feats[s], k_out] -= b_total * value[node, k_out]
-                                else:
-                                    for k in range(n_out):
-                                        phi_i[feats[s], k] -= b_total * value[node, k]
-                else:
-                    bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes):
-                        hot, cold = left[node], right[node]
+                                        phi[i, f, k] += c * value[node, k]
+                            continue
+                        bmask = full & ~ox
+                        nb = popcount(bmask)
+                        b_total = 0.0
+                        for r in range(offsets[li], offsets[li + 1]):
+                            ob = bg_mask[r]
+                            if (ox | ob) != full:
+                                continue
+                            xmask = ox & ~ob
+                            nx = popcount(xmask)
+                            if nx + nb == 0:
+                                continue
+                            wgt = bg_weight[r]
+                            if nb > 0:
+                                b_total += wgt * wb[nx, nb]
+                            if nx > 0:
+                                a = wgt * wx[nx, nb]
+                                for s in range(d):
+                                    if (xmask >> s) & 1:
+                                        f = leaf_feat[li, s]
+                                        if k_out >= 0:
+                                            phi[i, f, k_out] += a * value[node, k_out]
+                                        else:
+                                            for k in range(n_out):
+                                                phi[i, f, k] += a * value[node, k]
+                        if b_total != 0.0:
+                            for s in range(d):
+                                if (bmask >> s) & 1:
+                                    f = leaf_feat[li, s]
+                                    if k_out >= 0:
+                                        phi[i, f, k_out] -= b_total * value[node, k_out]
+                                    else:
+                                        for k in range(n_out):
+                                            phi[i, f, k] -= b_total * value[node, k]
                     else:
-                        hot, cold = right[node], left[node]
-                    st_node[top] = cold
-                    st_mask[top] = vm | bit
-                    st_node[top + 1] = hot
-                    st_mask[top + 1] = vm
-                    top += 2
+                        rc = right[node]
+                        gl = goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes)
+                        st_node[top] = rc if gl else lc
+                        st_mask[top] = vm | (np.int64(1) << slot[node])
+                        st_node[top + 1] = lc if gl else rc
+                        st_mask[top + 1] = vm
+                        top += 2
     return phi
 
 
 @numba.njit(cache=True, parallel=True)
-def interventional_pairs(X, left, right, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes,
+def interventional_pairs(X, left, right, feature, thr_le, default_left, categorical, cat_offsets, cat_codes,
                          roots, slot, leaf_index, leaf_depth, leaf_feat, value, bg_masks, wx, wb, n_features, scale):
     """Interventional values of one output where each background row's pair attribution is multiplied by
     scale[i, b] before averaging (per-reference rescaling into another output space). value: (N,) one output."""
@@ -525,7 +590,7 @@ def interventional_pairs(X, left, right, feature, threshold, strict, default_lef
                                 phi[i, feats[s]] -= sc * wb[nx, nb]
                 else:
                     bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes):
+                    if goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes):
                         hot, cold = left[node], right[node]
                     else:
                         hot, cold = right[node], left[node]

@@ -81,6 +81,9 @@ class TreeShap:
                 raise InputError("probability output of a multi-class (softmax) model is not supported by Tree "
                                  "SHAP; explain output='raw' (per-class margins) or use KernelShap")
         self.table_memory = int(table_memory)
+        # the kernels' split arrays: thresholds made non-strict so a split is one `x <= t` test
+        self.split_arrays = (ens.left, ens.right, ens.feature, K.non_strict_thresholds(ens.threshold, ens.strict),
+                             ens.default_left, ens.categorical, ens.cat_offsets, ens.cat_codes)
         max_slots = min(max(ens.n_features, 1), max(ens.max_depth, 1), K.MAX_SLOTS)
         if ens.max_depth > K.MAX_DEPTH:
             raise ModelError(f"a tree is {ens.max_depth} levels deep; Tree SHAP supports up to {K.MAX_DEPTH}")
@@ -105,7 +108,7 @@ class TreeShap:
                 raise InputError("the background is empty; pass at least one row")
             self.background = bg
             self.bg_weight = np.full(bg.shape[0], 1.0 / bg.shape[0])
-            self.bg_masks = K.follow_masks(bg, *ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index,
+            self.bg_masks = K.follow_masks(bg, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
                                            self.leaf_depth, len(self.leaf_nodes))
             self.merged = K.merge_masks(self.bg_masks, self.bg_weight)
             self.pair_wx, self.pair_wb = K.pair_weights(self.leaf_feat.shape[1] + 1)
@@ -118,7 +121,8 @@ class TreeShap:
     # ------------------------------------------------------------------ helpers
     def _tables_for(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Cached coefficient tables for leaves shallow enough that tabulating pays off for n_rows rows."""
-        depth_cap = int(min(TABLE_MAX_DEPTH, np.floor(np.log2(max(n_rows, 1))) + 1))
+        # a table costs about 2^d row-evaluations of a leaf to build: worth it when 2^d <= n_rows / 2
+        depth_cap = int(min(TABLE_MAX_DEPTH, np.floor(np.log2(max(n_rows, 1))) - 1))
         if self.table_memory <= 0:
             depth_cap = 0
         if self._tables is not None and self._tables[0] >= depth_cap:
@@ -132,8 +136,13 @@ class TreeShap:
         chosen[order[(cum <= self.table_memory) & (sizes[order] > 0)]] = True
         offsets = np.full(len(d), -1, dtype=np.int64)
         offsets[chosen] = np.concatenate([[0], np.cumsum(sizes[chosen])[:-1]]) if chosen.any() else []
-        total = int(sizes[chosen].sum())
-        table = K.build_tables(self.leaf_depth, self.leaf_z, self.weights, offsets, max(total, 1))
+        total = max(int(sizes[chosen].sum()), 1)
+        if self.mode == "path_dependent":
+            table = K.build_tables(self.leaf_depth, self.leaf_z, self.weights, offsets, total)
+        else:
+            merged_offsets, masks, weights = self.merged
+            table = K.build_interventional_tables(self.leaf_depth, merged_offsets, masks, weights, self.pair_wx,
+                                                  self.pair_wb, offsets, total)
         self._tables = (depth_cap, table, offsets)
         return table, offsets
 
@@ -181,15 +190,17 @@ class TreeShap:
         """Shapley values of each row: base_values + values.sum(features) equals the explained output."""
         ens = self.ensemble
         x, data = self._encode(X)
-        arrays = (*ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index)
+        arrays = (*self.split_arrays, ens.roots, self.slot, self.leaf_index)
         if self.mode == "path_dependent":
             table, offsets = self._tables_for(x.shape[0])
             phi = K.path_dependent(x, *arrays, self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                    self.leaf_out, self.weights, table, offsets, ens.n_features)
         elif self.output == "raw":
             offs, masks, wts = self.merged
+            table, offsets = self._tables_for(x.shape[0])
             phi = K.interventional(x, *arrays, self.leaf_nodes, self.leaf_depth, self.leaf_feat, ens.value,
-                                   self.leaf_out, offs, masks, wts, self.pair_wx, self.pair_wb, ens.n_features)
+                                   self.leaf_out, offs, masks, wts, self.pair_wx, self.pair_wb, table, offsets,
+                                   ens.n_features)
         else:
             margin = ens.predict_raw(x)[:, 0]
             bg = self.bg_margin[:, 0]
@@ -211,7 +222,7 @@ class TreeShap:
                              "a background to get them")
         ens = self.ensemble
         x, data = self._encode(X)
-        inter = K.path_dependent_interactions(x, *ens.kernel_arrays(), ens.roots, self.slot, self.leaf_index,
+        inter = K.path_dependent_interactions(x, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
                                               self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                               self.weights, ens.n_features)
         attr = self._result(inter.sum(axis=2), data, x, {})
