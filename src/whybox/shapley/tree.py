@@ -7,7 +7,7 @@ Two definitions of "removing" a feature:
   interventional (background)     a removed feature takes background values; equal to the brute-force
                                   interventional Shapley values of `ExactShapley` with the same background.
 
-Which algorithm, and why (see `_tree_kernels.py` for the maths): on one root-to-leaf path the
+Which algorithm, and why (see `_tree_common.py` for the maths): on one root-to-leaf path the
 path-dependent game is a product game, so a leaf's contribution depends on the explained row only
 through the bitmask of path features the row follows. Shallow leaves get a table of coefficients for all
 2^d masks, built once and cached (FastTreeSHAP v2's precomputation: O(T L D) per row instead of the
@@ -32,7 +32,9 @@ from ..errors import InputError, ModelError
 from ..models.schema import TabularSchema
 from ..models.trees import TreeEnsemble
 from ..results import Attribution, Interactions
-from . import _tree_kernels as K
+from . import _tree_common as C
+from . import _tree_interventional as I
+from . import _tree_path as P
 
 __all__ = ["TreeShap", "supports"]
 
@@ -82,16 +84,16 @@ class TreeShap:
                                  "SHAP; explain output='raw' (per-class margins) or use KernelShap")
         self.table_memory = int(table_memory)
         # the kernels' split arrays: thresholds made non-strict so a split is one `x <= t` test
-        self.split_arrays = (ens.left, ens.right, ens.feature, K.non_strict_thresholds(ens.threshold, ens.strict),
+        self.split_arrays = (ens.left, ens.right, ens.feature, C.non_strict_thresholds(ens.threshold, ens.strict),
                              ens.default_left, ens.categorical, ens.cat_offsets, ens.cat_codes)
-        max_slots = min(max(ens.n_features, 1), max(ens.max_depth, 1), K.MAX_SLOTS)
-        if ens.max_depth > K.MAX_DEPTH:
-            raise ModelError(f"a tree is {ens.max_depth} levels deep; Tree SHAP supports up to {K.MAX_DEPTH}")
+        max_slots = min(max(ens.n_features, 1), max(ens.max_depth, 1), C.MAX_SLOTS)
+        if ens.max_depth > C.MAX_DEPTH:
+            raise ModelError(f"a tree is {ens.max_depth} levels deep; Tree SHAP supports up to {C.MAX_DEPTH}")
         (self.slot, self.leaf_index, self.leaf_nodes, self.leaf_depth, self.leaf_feat, self.leaf_z,
-         ok) = K.path_info(ens.left, ens.right, ens.feature, ens.cover, max_slots)
+         ok) = C.path_info(ens.left, ens.right, ens.feature, ens.cover, max_slots)
         if not ok:
-            raise ModelError(f"a path tests more than {K.MAX_SLOTS} distinct features; not supported")
-        self.weights = K.shapley_weights(self.leaf_feat.shape[1] + 1)
+            raise ModelError(f"a path tests more than {C.MAX_SLOTS} distinct features; not supported")
+        self.weights = C.shapley_weights(self.leaf_feat.shape[1] + 1)
         nz = ens.value != 0
         self.leaf_out = np.where(nz.sum(axis=1) == 1, nz.argmax(axis=1), -1).astype(np.int64)
         self._tables: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -108,10 +110,10 @@ class TreeShap:
                 raise InputError("the background is empty; pass at least one row")
             self.background = bg
             self.bg_weight = np.full(bg.shape[0], 1.0 / bg.shape[0])
-            self.bg_masks = K.follow_masks(bg, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
+            self.bg_masks = C.follow_masks(bg, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
                                            self.leaf_depth, len(self.leaf_nodes))
-            self.merged = K.merge_masks(self.bg_masks, self.bg_weight)
-            self.pair_wx, self.pair_wb = K.pair_weights(self.leaf_feat.shape[1] + 1)
+            self.merged = C.merge_masks(self.bg_masks, self.bg_weight)
+            self.pair_wx, self.pair_wb = C.pair_weights(self.leaf_feat.shape[1] + 1)
             self.bg_margin = ens.predict_raw(bg)
             if self.output == "probability":
                 self.expected_value = self.bg_weight @ _link(self.bg_margin, ens.link)
@@ -138,10 +140,10 @@ class TreeShap:
         offsets[chosen] = np.concatenate([[0], np.cumsum(sizes[chosen])[:-1]]) if chosen.any() else []
         total = max(int(sizes[chosen].sum()), 1)
         if self.mode == "path_dependent":
-            table = K.build_tables(self.leaf_depth, self.leaf_z, self.weights, offsets, total)
+            table = P.build_tables(self.leaf_depth, self.leaf_z, self.weights, offsets, total)
         else:
             merged_offsets, masks, weights = self.merged
-            table = K.build_interventional_tables(self.leaf_depth, merged_offsets, masks, weights, self.pair_wx,
+            table = I.build_interventional_tables(self.leaf_depth, merged_offsets, masks, weights, self.pair_wx,
                                                   self.pair_wb, offsets, total)
         self._tables = (depth_cap, table, offsets)
         return table, offsets
@@ -193,12 +195,12 @@ class TreeShap:
         arrays = (*self.split_arrays, ens.roots, self.slot, self.leaf_index)
         if self.mode == "path_dependent":
             table, offsets = self._tables_for(x.shape[0])
-            phi = K.path_dependent(x, *arrays, self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
+            phi = P.path_dependent(x, *arrays, self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                    self.leaf_out, self.weights, table, offsets, ens.n_features)
         elif self.output == "raw":
             offs, masks, wts = self.merged
             table, offsets = self._tables_for(x.shape[0])
-            phi = K.interventional(x, *arrays, self.leaf_nodes, self.leaf_depth, self.leaf_feat, ens.value,
+            phi = I.interventional(x, *arrays, self.leaf_nodes, self.leaf_depth, self.leaf_feat, ens.value,
                                    self.leaf_out, offs, masks, wts, self.pair_wx, self.pair_wb, table, offsets,
                                    ens.n_features)
         else:
@@ -210,7 +212,7 @@ class TreeShap:
             safe = np.abs(diff) > 1e-12
             scale = np.where(safe, (p_x[:, None] - p_b[None, :]) / np.where(safe, diff, 1.0), slope[:, None])
             scale = scale * self.bg_weight[None, :]
-            phi = K.interventional_pairs(x, *arrays, self.leaf_depth, self.leaf_feat,
+            phi = I.interventional_pairs(x, *arrays, self.leaf_depth, self.leaf_feat,
                                          np.ascontiguousarray(ens.value[:, 0]), self.bg_masks, self.pair_wx,
                                          self.pair_wb, ens.n_features, scale)[:, :, None]
         return self._result(phi, data, x, {})
@@ -222,7 +224,7 @@ class TreeShap:
                              "a background to get them")
         ens = self.ensemble
         x, data = self._encode(X)
-        inter = K.path_dependent_interactions(x, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
+        inter = P.path_dependent_interactions(x, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
                                               self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                               self.weights, ens.n_features)
         attr = self._result(inter.sum(axis=2), data, x, {})
