@@ -1,6 +1,9 @@
-"""Shapley values: exact enumeration, Kernel SHAP, permutation sampling, linear models."""
+"""Shapley values: exact enumeration, Kernel SHAP, permutation sampling, linear models, Tree SHAP."""
 
 from .exact import ExactShapley
+from .kernel import KernelShap
 from .linear import LinearShap
+from .tree import TreeShap
+from .permutation import PermutationShap
 
-__all__ = ["ExactShapley", "LinearShap"]
+__all__ = ["ExactShapley", "KernelShap", "LinearShap", "TreeShap", "PermutationShap"]

@@ -46,4 +46,6 @@ class CoalitionGame:
             f = f.reshape(part.shape[0], k_bg, -1)
             out.append(np.einsum("ckj,k->cj", f, self.masker.weights))
         self.n_coalitions += masks.shape[0]
-        return np.concatenate(out, axis=0) if out else np.zeros((0, 1))
+        if not out:
+            return np.zeros((0, self.model.n_outputs or 1))
+        return np.concatenate(out, axis=0)
