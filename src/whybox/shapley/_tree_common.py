@@ -55,6 +55,31 @@ def goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, 
     return v <= thr_le[node]
 
 
+@numba.njit(cache=True, inline="always")
+def next_leaf(x, st_node, st_mask, top, left, right, feature, thr_le, default_left, categorical, cat_offsets,
+              cat_codes, slot):
+    """One step of the depth-first walk every kernel makes: pop nodes until a leaf.
+
+    The stack (st_node, st_mask, top) holds nodes still to visit with their "violated" masks; at a
+    split both children are pushed, the child x does not take with the split's slot bit set.
+    Returns (leaf, its violated-slot mask, new top). Call while top > 0: every subtree ends in a leaf.
+    """
+    while True:
+        top -= 1
+        node = st_node[top]
+        vm = st_mask[top]
+        lc = left[node]
+        if lc < 0:
+            return node, vm, top
+        rc = right[node]
+        gl = goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes)
+        st_node[top] = rc if gl else lc
+        st_mask[top] = vm | (np.int64(1) << slot[node])
+        st_node[top + 1] = lc if gl else rc
+        st_mask[top + 1] = vm
+        top += 2
+
+
 @numba.njit(cache=True)
 def shapley_weights(dmax):
     """w[d, s] = s! (d-s-1)! / d! for 0 <= s < d <= dmax."""
@@ -204,23 +229,10 @@ def follow_masks(X, left, right, feature, thr_le, default_left, categorical, cat
             st_mask[0] = 0
             top = 1
             while top > 0:
-                top -= 1
-                node = st_node[top]
-                vm = st_mask[top]
-                if left[node] < 0:
-                    li = leaf_index[node]
-                    masks[i, li] = ((np.int64(1) << leaf_depth[li]) - 1) & ~vm
-                else:
-                    bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes):
-                        hot, cold = left[node], right[node]
-                    else:
-                        hot, cold = right[node], left[node]
-                    st_node[top] = cold
-                    st_mask[top] = vm | bit
-                    st_node[top + 1] = hot
-                    st_mask[top + 1] = vm
-                    top += 2
+                node, vm, top = next_leaf(x, st_node, st_mask, top, left, right, feature, thr_le, default_left,
+                                           categorical, cat_offsets, cat_codes, slot)
+                li = leaf_index[node]
+                masks[i, li] = ((np.int64(1) << leaf_depth[li]) - 1) & ~vm
     return masks
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._tree_common import BLOCK, MAX_DEPTH, goes_left, popcount
+from ._tree_common import BLOCK, MAX_DEPTH, next_leaf, popcount
 
 
 @numba.njit(cache=True, parallel=True)
@@ -69,69 +69,58 @@ def interventional(X, left, right, feature, thr_le, default_left, categorical, c
                 st_mask[0] = 0
                 top = 1
                 while top > 0:
-                    top -= 1
-                    node = st_node[top]
-                    vm = st_mask[top]
-                    lc = left[node]
-                    if lc < 0:
-                        li = leaf_index[node]
-                        d = leaf_depth[li]
-                        full = (np.int64(1) << d) - 1
-                        ox = full & ~vm
-                        k_out = leaf_out[node]
-                        off = table_offset[li]
-                        if off >= 0:
-                            base = off + ox * d
-                            for s in range(d):
-                                c = table[base + s]
-                                f = leaf_feat[li, s]
-                                if k_out >= 0:
-                                    phi[i, f, k_out] += c * value[node, k_out]
-                                else:
-                                    for k in range(n_out):
-                                        phi[i, f, k] += c * value[node, k]
+                    node, vm, top = next_leaf(x, st_node, st_mask, top, left, right, feature, thr_le, default_left,
+                                               categorical, cat_offsets, cat_codes, slot)
+                    li = leaf_index[node]
+                    d = leaf_depth[li]
+                    full = (np.int64(1) << d) - 1
+                    ox = full & ~vm
+                    k_out = leaf_out[node]
+                    off = table_offset[li]
+                    if off >= 0:
+                        base = off + ox * d
+                        for s in range(d):
+                            c = table[base + s]
+                            f = leaf_feat[li, s]
+                            if k_out >= 0:
+                                phi[i, f, k_out] += c * value[node, k_out]
+                            else:
+                                for k in range(n_out):
+                                    phi[i, f, k] += c * value[node, k]
+                        continue
+                    bmask = full & ~ox
+                    nb = popcount(bmask)
+                    b_total = 0.0
+                    for r in range(offsets[li], offsets[li + 1]):
+                        ob = bg_mask[r]
+                        if (ox | ob) != full:
                             continue
-                        bmask = full & ~ox
-                        nb = popcount(bmask)
-                        b_total = 0.0
-                        for r in range(offsets[li], offsets[li + 1]):
-                            ob = bg_mask[r]
-                            if (ox | ob) != full:
-                                continue
-                            xmask = ox & ~ob
-                            nx = popcount(xmask)
-                            if nx + nb == 0:
-                                continue
-                            wgt = bg_weight[r]
-                            if nb > 0:
-                                b_total += wgt * wb[nx, nb]
-                            if nx > 0:
-                                a = wgt * wx[nx, nb]
-                                for s in range(d):
-                                    if (xmask >> s) & 1:
-                                        f = leaf_feat[li, s]
-                                        if k_out >= 0:
-                                            phi[i, f, k_out] += a * value[node, k_out]
-                                        else:
-                                            for k in range(n_out):
-                                                phi[i, f, k] += a * value[node, k]
-                        if b_total != 0.0:
+                        xmask = ox & ~ob
+                        nx = popcount(xmask)
+                        if nx + nb == 0:
+                            continue
+                        wgt = bg_weight[r]
+                        if nb > 0:
+                            b_total += wgt * wb[nx, nb]
+                        if nx > 0:
+                            a = wgt * wx[nx, nb]
                             for s in range(d):
-                                if (bmask >> s) & 1:
+                                if (xmask >> s) & 1:
                                     f = leaf_feat[li, s]
                                     if k_out >= 0:
-                                        phi[i, f, k_out] -= b_total * value[node, k_out]
+                                        phi[i, f, k_out] += a * value[node, k_out]
                                     else:
                                         for k in range(n_out):
-                                            phi[i, f, k] -= b_total * value[node, k]
-                    else:
-                        rc = right[node]
-                        gl = goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes)
-                        st_node[top] = rc if gl else lc
-                        st_mask[top] = vm | (np.int64(1) << slot[node])
-                        st_node[top + 1] = lc if gl else rc
-                        st_mask[top + 1] = vm
-                        top += 2
+                                            phi[i, f, k] += a * value[node, k]
+                    if b_total != 0.0:
+                        for s in range(d):
+                            if (bmask >> s) & 1:
+                                f = leaf_feat[li, s]
+                                if k_out >= 0:
+                                    phi[i, f, k_out] -= b_total * value[node, k_out]
+                                else:
+                                    for k in range(n_out):
+                                        phi[i, f, k] -= b_total * value[node, k]
     return phi
 
 
@@ -152,41 +141,28 @@ def interventional_pairs(X, left, right, feature, thr_le, default_left, categori
             st_mask[0] = 0
             top = 1
             while top > 0:
-                top -= 1
-                node = st_node[top]
-                vm = st_mask[top]
-                if left[node] < 0:
-                    li = leaf_index[node]
-                    d = leaf_depth[li]
-                    full = (np.int64(1) << d) - 1
-                    ox = full & ~vm
-                    bmask = full & ~ox
-                    nb = popcount(bmask)
-                    v = value[node]
-                    feats = leaf_feat[li]
-                    for b in range(n_bg):
-                        ob = bg_masks[b, li]
-                        if (ox | ob) != full:
-                            continue
-                        xmask = ox & ~ob
-                        nx = popcount(xmask)
-                        if nx + nb == 0:
-                            continue
-                        sc = scale[i, b] * v
-                        for s in range(d):
-                            if (xmask >> s) & 1:
-                                phi[i, feats[s]] += sc * wx[nx, nb]
-                            elif (bmask >> s) & 1:
-                                phi[i, feats[s]] -= sc * wb[nx, nb]
-                else:
-                    bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes):
-                        hot, cold = left[node], right[node]
-                    else:
-                        hot, cold = right[node], left[node]
-                    st_node[top] = cold
-                    st_mask[top] = vm | bit
-                    st_node[top + 1] = hot
-                    st_mask[top + 1] = vm
-                    top += 2
+                node, vm, top = next_leaf(x, st_node, st_mask, top, left, right, feature, thr_le, default_left,
+                                           categorical, cat_offsets, cat_codes, slot)
+                li = leaf_index[node]
+                d = leaf_depth[li]
+                full = (np.int64(1) << d) - 1
+                ox = full & ~vm
+                bmask = full & ~ox
+                nb = popcount(bmask)
+                v = value[node]
+                feats = leaf_feat[li]
+                for b in range(n_bg):
+                    ob = bg_masks[b, li]
+                    if (ox | ob) != full:
+                        continue
+                    xmask = ox & ~ob
+                    nx = popcount(xmask)
+                    if nx + nb == 0:
+                        continue
+                    sc = scale[i, b] * v
+                    for s in range(d):
+                        if (xmask >> s) & 1:
+                            phi[i, feats[s]] += sc * wx[nx, nb]
+                        elif (bmask >> s) & 1:
+                            phi[i, feats[s]] -= sc * wb[nx, nb]
     return phi

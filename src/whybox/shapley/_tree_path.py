@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._tree_common import BLOCK, MAX_DEPTH, goes_left, leaf_coefs
+from ._tree_common import BLOCK, MAX_DEPTH, next_leaf, leaf_coefs
 
 
 @numba.njit(cache=True, parallel=True)
@@ -61,42 +61,31 @@ def path_dependent(X, left, right, feature, thr_le, default_left, categorical, c
                 st_mask[0] = 0
                 top = 1
                 while top > 0:
-                    top -= 1
-                    node = st_node[top]
-                    vm = st_mask[top]
-                    lc = left[node]
-                    if lc < 0:
-                        li = leaf_index[node]
-                        d = leaf_depth[li]
-                        mask = ((np.int64(1) << d) - 1) & ~vm
-                        off = table_offset[li]
-                        k_out = leaf_out[node]
-                        if off >= 0:
-                            base = off + mask * d
-                            if k_out >= 0:
-                                v = value[node, k_out]
-                                for s in range(d):
-                                    phi[i, leaf_feat[li, s], k_out] += table[base + s] * v
-                            else:
-                                for s in range(d):
-                                    c = table[base + s]
-                                    f = leaf_feat[li, s]
-                                    for k in range(n_out):
-                                        phi[i, f, k] += c * value[node, k]
-                        else:
-                            leaf_coefs(leaf_z[li], d, mask, w[d], z_in, e, e2, coef)
+                    node, vm, top = next_leaf(x, st_node, st_mask, top, left, right, feature, thr_le, default_left,
+                                               categorical, cat_offsets, cat_codes, slot)
+                    li = leaf_index[node]
+                    d = leaf_depth[li]
+                    mask = ((np.int64(1) << d) - 1) & ~vm
+                    off = table_offset[li]
+                    k_out = leaf_out[node]
+                    if off >= 0:
+                        base = off + mask * d
+                        if k_out >= 0:
+                            v = value[node, k_out]
                             for s in range(d):
+                                phi[i, leaf_feat[li, s], k_out] += table[base + s] * v
+                        else:
+                            for s in range(d):
+                                c = table[base + s]
                                 f = leaf_feat[li, s]
                                 for k in range(n_out):
-                                    phi[i, f, k] += coef[s] * value[node, k]
+                                    phi[i, f, k] += c * value[node, k]
                     else:
-                        rc = right[node]
-                        gl = goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes)
-                        st_node[top] = rc if gl else lc
-                        st_mask[top] = vm | (np.int64(1) << slot[node])
-                        st_node[top + 1] = lc if gl else rc
-                        st_mask[top + 1] = vm
-                        top += 2
+                        leaf_coefs(leaf_z[li], d, mask, w[d], z_in, e, e2, coef)
+                        for s in range(d):
+                            f = leaf_feat[li, s]
+                            for k in range(n_out):
+                                phi[i, f, k] += coef[s] * value[node, k]
     return phi
 
 
@@ -127,55 +116,42 @@ def path_dependent_interactions(X, left, right, feature, thr_le, default_left, c
             st_mask[0] = 0
             top = 1
             while top > 0:
-                top -= 1
-                node = st_node[top]
-                vm = st_mask[top]
-                if left[node] < 0:
-                    li = leaf_index[node]
-                    d = leaf_depth[li]
-                    mask = ((np.int64(1) << d) - 1) & ~vm
-                    z = leaf_z[li]
-                    feats = leaf_feat[li]
-                    leaf_coefs(z, d, mask, w[d], z_in, e, e2, coef)
+                node, vm, top = next_leaf(x, st_node, st_mask, top, left, right, feature, thr_le, default_left,
+                                           categorical, cat_offsets, cat_codes, slot)
+                li = leaf_index[node]
+                d = leaf_depth[li]
+                mask = ((np.int64(1) << d) - 1) & ~vm
+                z = leaf_z[li]
+                feats = leaf_feat[li]
+                leaf_coefs(z, d, mask, w[d], z_in, e, e2, coef)
+                for s in range(d):
+                    for k in range(n_out):
+                        phi[feats[s], k] += coef[s] * value[node, k]
+                for j in range(d):
+                    # the path's game with slot j fixed: on (factor o_j) minus off (factor z_j)
+                    delta = 0.5 * (((mask >> j) & 1) - z[j])
+                    if delta == 0.0 or d == 1:
+                        continue
+                    sub_mask = np.int64(0)
+                    q = 0
                     for s in range(d):
-                        for k in range(n_out):
-                            phi[feats[s], k] += coef[s] * value[node, k]
-                    for j in range(d):
-                        # the path's game with slot j fixed: on (factor o_j) minus off (factor z_j)
-                        delta = 0.5 * (((mask >> j) & 1) - z[j])
-                        if delta == 0.0 or d == 1:
+                        if s == j:
                             continue
-                        sub_mask = np.int64(0)
-                        q = 0
-                        for s in range(d):
-                            if s == j:
-                                continue
-                            sub_z[q] = z[s]
-                            if (mask >> s) & 1:
-                                sub_mask |= np.int64(1) << q
-                            q += 1
-                        leaf_coefs(sub_z, d - 1, sub_mask, w[d - 1], z_in, e, e2, sub_coef)
-                        q = 0
-                        fj = feats[j]
-                        for s in range(d):
-                            if s == j:
-                                continue
-                            c = delta * sub_coef[q]
-                            fs = feats[s]
-                            for k in range(n_out):
-                                inter[fs, fj, k] += c * value[node, k]
-                            q += 1
-                else:
-                    bit = np.int64(1) << slot[node]
-                    if goes_left(x, node, feature, thr_le, default_left, categorical, cat_offsets, cat_codes):
-                        hot, cold = left[node], right[node]
-                    else:
-                        hot, cold = right[node], left[node]
-                    st_node[top] = cold
-                    st_mask[top] = vm | bit
-                    st_node[top + 1] = hot
-                    st_mask[top + 1] = vm
-                    top += 2
+                        sub_z[q] = z[s]
+                        if (mask >> s) & 1:
+                            sub_mask |= np.int64(1) << q
+                        q += 1
+                    leaf_coefs(sub_z, d - 1, sub_mask, w[d - 1], z_in, e, e2, sub_coef)
+                    q = 0
+                    fj = feats[j]
+                    for s in range(d):
+                        if s == j:
+                            continue
+                        c = delta * sub_coef[q]
+                        fs = feats[s]
+                        for k in range(n_out):
+                            inter[fs, fj, k] += c * value[node, k]
+                        q += 1
         for a in range(n_features):
             for k in range(n_out):
                 rest = 0.0
