@@ -7,7 +7,9 @@ the model does not come from.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from ...errors import ModelError
 
@@ -48,3 +50,24 @@ def supports(model: Any) -> bool:
         return False
     check = getattr(module, "supports", None)
     return bool(check(model)) if check is not None else True
+
+
+def given_categories(categories: Mapping[Any, Sequence] | None, feature_names: Sequence[str] | None,
+                       n_features: int) -> dict[int, list]:
+    """A user's `categories=` ({column name or index: values in code order}) keyed by column index."""
+    if not categories:
+        return {}
+    out = {}
+    names = list(feature_names or [])
+    for key, values in categories.items():
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            j = int(key)
+        elif str(key) in names:
+            j = names.index(str(key))
+        else:
+            raise ModelError(f"categories names column {key!r}, which the model does not have "
+                             f"(columns: {names or list(range(n_features))})")
+        if not 0 <= j < n_features:
+            raise ModelError(f"categories names column {j}, but the model has {n_features} columns")
+        out[j] = list(values)
+    return out

@@ -53,6 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ...errors import ModelError
+from . import given_categories
 from ..trees import TreeEnsemble, stack_trees
 
 __all__ = ["parse", "supports"]
@@ -122,7 +123,7 @@ def parse(model: Any, *, num_iteration: int | None = None,
     feature_names = None if (not names or names == [f"Column_{j}" for j in range(len(names))]
                              or len(names) != n_features) else tuple(names)
     if categories is not None:
-        categories = _given_categories(categories, feature_names or names, n_features)
+        categories = given_categories(categories, feature_names or names, n_features)
     else:
         categories = _categories(booster, header, tail, n_features)
     return stack_trees(trees, np.zeros(k), k, link=_link(objective, objective_line, k), n_features=n_features,
@@ -320,22 +321,6 @@ def _categories(booster: Any, header: dict, tail: str, n_features: int) -> dict[
                          "whybox.models.tree_parsers.lightgbm.parse(model, categories={column: [values in code "
                          "order]}) and explain that")
     return {j: list(values) for j, values in zip(cat_features, pandas_cats)}
-
-
-def _given_categories(categories: Mapping[Any, Sequence], names: Sequence[str], n_features: int) -> dict[int, list]:
-    out = {}
-    names = list(names or [])
-    for key, values in categories.items():
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            j = int(key)
-        elif str(key) in names:
-            j = names.index(str(key))
-        else:
-            raise ModelError(f"categories names column {key!r}, which the model does not have (columns: {names})")
-        if not 0 <= j < n_features:
-            raise ModelError(f"categories names column {j}, but the model has {n_features} columns")
-        out[j] = list(values)
-    return out
 
 
 def _categorical_features(header: dict, tail: str, n_features: int) -> list[int]:

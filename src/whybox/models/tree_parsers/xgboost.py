@@ -51,6 +51,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ...errors import ModelError
+from . import given_categories
 from ..trees import TreeEnsemble, stack_trees
 
 __all__ = ["parse", "supports"]
@@ -142,7 +143,7 @@ def parse(model: Any, *, categories: Mapping[Any, Sequence] | None = None,
     if feature_names is not None and len(feature_names) != n_features:
         feature_names = None
     cats = _stored_categories(gb["model"].get("cats"), n_features)
-    cats.update(_given_categories(categories, feature_names, n_features))
+    cats.update(given_categories(categories, feature_names, n_features))
     return stack_trees(trees, base, n_outputs, link=link, n_features=n_features,
                        feature_names=tuple(feature_names) if feature_names else None,
                        output_names=_output_names(estimator, objective, n_outputs),
@@ -292,26 +293,6 @@ def _stored_categories(cats: Any, n_features: int) -> dict[int, list]:
         values = _decode_enc(enc)
         if values is not None:
             out[j] = values
-    return out
-
-
-def _given_categories(categories: Mapping[Any, Sequence] | None, feature_names: Sequence[str] | None,
-                      n_features: int) -> dict[int, list]:
-    if not categories:
-        return {}
-    out = {}
-    names = list(feature_names or [])
-    for key, values in categories.items():
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            j = int(key)
-        elif str(key) in names:
-            j = names.index(str(key))
-        else:
-            raise ModelError(f"categories names column {key!r}, which the model does not have "
-                             f"(columns: {names or list(range(n_features))})")
-        if not 0 <= j < n_features:
-            raise ModelError(f"categories names column {j}, but the model has {n_features} columns")
-        out[j] = list(values)
     return out
 
 
