@@ -53,7 +53,7 @@ def supports(model: Any) -> bool:
 
 
 def given_categories(categories: Mapping[Any, Sequence] | None, feature_names: Sequence[str] | None,
-                       n_features: int) -> dict[int, list]:
+                      n_features: int) -> dict[int, list]:
     """A user's `categories=` ({column name or index: values in code order}) keyed by column index."""
     if not categories:
         return {}
