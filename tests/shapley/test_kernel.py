@@ -1,48 +1,15 @@
 """KernelShap against ExactShapley (the independent reference), and its contracts."""
 
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.neural_network import MLPRegressor
 
 from whybox.errors import BudgetError
 from whybox.shapley import ExactShapley, KernelShap
 from whybox.shapley.kernel import coalition_design
 
 M = 8  # 2^8 - 2 = 254 coalitions enumerate everything
-
-
-def rel_error(values, exact):
-    """Mean over rows of ||phi - phi_exact||_2 / ||phi_exact||_2."""
-    return float(np.mean(np.linalg.norm(values - exact, axis=1) / np.linalg.norm(exact, axis=1)))
-
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(400, M))
-    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + X[:, 3] * X[:, 4] * X[:, 5] + np.abs(X[:, 6])
-         + 0.5 * X[:, 7] + 0.1 * rng.normal(size=400))
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def mlp(data):
-    """A network: interactions of every order, so sampling error is visible at every budget."""
-    X, y = data
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return MLPRegressor(hidden_layer_sizes=(32,), max_iter=500, random_state=0).fit(X[:300], y[:300])
-
-
-@pytest.fixture(scope="module")
-def case(data, mlp):
-    X, _ = data
-    background, rows = X[300:325], X[350:356]
-    exact = ExactShapley(mlp, background).explain(rows).values
-    return background, rows, exact
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +46,7 @@ def test_full_enumeration_equals_exact_for_every_class(data, classifier):
 
 
 @pytest.mark.parametrize("budget", [30, 60])
-def test_paired_sampling_is_exact_for_pairwise_interactions(data, budget):
+def test_paired_sampling_is_exact_for_pairwise_interactions(data, budget, rel_error):
     X, _ = data
     background, rows = X[300:320], X[350:355]
     exact = ExactShapley(quadratic, background).explain(rows).values
@@ -93,7 +60,7 @@ def test_paired_sampling_is_exact_for_pairwise_interactions(data, budget):
 # ----------------------------------------------------------------------------- accuracy
 
 
-def test_error_shrinks_as_the_budget_grows(case, mlp):
+def test_error_shrinks_as_the_budget_grows(case, mlp, rel_error):
     background, rows, exact = case
     errors = {b: np.mean([rel_error(KernelShap(mlp, background, seed=s).explain(rows, max_evals=b).values, exact)
                           for s in range(3)]) for b in (20, 80, 160)}
@@ -103,7 +70,7 @@ def test_error_shrinks_as_the_budget_grows(case, mlp):
     assert errors[160] < 0.012
 
 
-def test_regression_adjustment_beats_the_plain_regression(case, mlp):
+def test_regression_adjustment_beats_the_plain_regression(case, mlp, rel_error):
     background, rows, exact = case
     adjusted = np.mean([rel_error(KernelShap(mlp, background, seed=s).explain(rows, max_evals=80).values, exact)
                         for s in range(3)])
@@ -114,7 +81,7 @@ def test_regression_adjustment_beats_the_plain_regression(case, mlp):
     assert plain < 0.08
 
 
-def test_larger_game_with_pairwise_interactions(data):
+def test_larger_game_with_pairwise_interactions(data, rel_error):
     """40 players: sampled strata, unranking and the surrogate at a size ExactShapley refuses."""
     rng = np.random.default_rng(1)
     m = 40
@@ -194,7 +161,7 @@ def test_too_small_or_malformed_budget_is_refused(case, mlp, budget):
         KernelShap(mlp, background).explain(rows, max_evals=budget)
 
 
-def test_groups_are_players(case, mlp):
+def test_groups_are_players(case, mlp, rel_error):
     background, rows, _ = case
     groups = {"trig": ["x0"], "pair": ["x1", "x2"], "triple": ["x3", "x4", "x5"]}  # 3 groups + x6, x7
     exact = ExactShapley(mlp, background, groups=groups).explain(rows)
@@ -221,7 +188,7 @@ def test_design_is_paired_distinct_and_within_budget():
 
 # ----------------------------------------------------------------------------- the peer
 
-def test_agrees_with_shap_within_sampling_error(case, mlp):
+def test_agrees_with_shap_within_sampling_error(case, mlp, rel_error):
     shap = pytest.importorskip("shap")
     background, rows, exact = case
     ours = KernelShap(mlp, background).explain(rows, max_evals=2 ** M - 2).values

@@ -1,45 +1,15 @@
 """PermutationShap against ExactShapley (the independent reference), and its contracts."""
 
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.neural_network import MLPRegressor
 
 from whybox.errors import BudgetError
 from whybox.shapley import ExactShapley, PermutationShap
 from whybox.shapley.permutation import permutation_design
 
 M = 8  # one walk and its reverse cost 2 (M - 1) = 14 coalitions; 254 enumerate everything
-
-
-def rel_error(values, exact):
-    return float(np.mean(np.linalg.norm(values - exact, axis=1) / np.linalg.norm(exact, axis=1)))
-
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(400, M))
-    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + X[:, 3] * X[:, 4] * X[:, 5] + np.abs(X[:, 6])
-         + 0.5 * X[:, 7] + 0.1 * rng.normal(size=400))
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def mlp(data):
-    X, y = data
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return MLPRegressor(hidden_layer_sizes=(32,), max_iter=500, random_state=0).fit(X[:300], y[:300])
-
-
-@pytest.fixture(scope="module")
-def case(data, mlp):
-    X, _ = data
-    background, rows = X[300:325], X[350:356]
-    return background, rows, ExactShapley(mlp, background).explain(rows).values
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +60,7 @@ def test_full_budget_equals_exact(case, mlp, budget):
 # ----------------------------------------------------------------------------- accuracy
 
 
-def test_error_shrinks_as_the_budget_grows(case, mlp):
+def test_error_shrinks_as_the_budget_grows(case, mlp, rel_error):
     background, rows, exact = case
     errors = {b: np.mean([rel_error(PermutationShap(mlp, background, seed=s).explain(rows, max_evals=b).values,
                                     exact) for s in range(3)]) for b in (14, 40, 160)}
@@ -150,7 +120,7 @@ def test_budget_below_one_walk_and_its_reverse_is_refused(case, mlp, budget):
         PermutationShap(mlp, background).explain(rows, max_evals=budget)
 
 
-def test_groups_are_players(case, mlp):
+def test_groups_are_players(case, mlp, rel_error):
     background, rows, _ = case
     groups = [["x0", "x1"], ["x2", "x3", "x4"]]  # players "x0+x1", "x2+x3+x4", x5, x6, x7
     exact = ExactShapley(mlp, background, groups=groups).explain(rows)
@@ -175,7 +145,7 @@ def test_walks_are_antithetic_and_position_balanced():
 
 # ----------------------------------------------------------------------------- the peer
 
-def test_agrees_with_shap_within_sampling_error(case, mlp):
+def test_agrees_with_shap_within_sampling_error(case, mlp, rel_error):
     shap = pytest.importorskip("shap")
     background, rows, exact = case
     masker = shap.maskers.Independent(background, max_samples=len(background))
