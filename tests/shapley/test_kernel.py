@@ -1,6 +1,5 @@
 """KernelShap against ExactShapley (the independent reference), and its contracts."""
 
-
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier

@@ -1,6 +1,5 @@
 """PermutationShap against ExactShapley (the independent reference), and its contracts."""
 
-
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
