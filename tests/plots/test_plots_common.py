@@ -10,7 +10,9 @@ from whybox.plots._common import (as_numeric, format_value, normalise_within, nu
 
 
 def test_exports():
-    assert set(plots.__all__) == {"waterfall", "bar", "beeswarm", "force", "scatter", "dependence"}
+    assert set(plots.__all__) == {"waterfall", "bar", "beeswarm", "force", "scatter", "dependence", "pdp", "ale",
+                                  "heatmap", "h_statistic_bars", "surrogate_tree"}
+    assert all(callable(getattr(plots, name)) for name in plots.__all__)
 
 
 def test_order_by_magnitude_is_stable_and_puts_nan_last():
