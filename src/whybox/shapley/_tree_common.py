@@ -80,6 +80,23 @@ def next_leaf(x, st_node, st_mask, top, left, right, feature, thr_le, default_le
         top += 2
 
 
+@numba.njit(cache=True, inline="always")
+def add_to_phi(phi, i, f, c, value, node, k_out):
+    """phi[i, f] += c * the leaf's value; only output k_out when the leaf feeds a single output (k_out >= 0)."""
+    if k_out >= 0:
+        phi[i, f, k_out] += c * value[node, k_out]
+    else:
+        for k in range(value.shape[1]):
+            phi[i, f, k] += c * value[node, k]
+
+
+@numba.njit(cache=True, inline="always")
+def add_leaf(phi, i, feats, d, coef, base, value, node, k_out):
+    """Add a leaf's d slot coefficients coef[base:base + d] (times its value) to the slots' features."""
+    for s in range(d):
+        add_to_phi(phi, i, feats[s], coef[base + s], value, node, k_out)
+
+
 @numba.njit(cache=True)
 def shapley_weights(dmax):
     """w[d, s] = s! (d-s-1)! / d! for 0 <= s < d <= dmax."""

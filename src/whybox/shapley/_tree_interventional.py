@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._tree_common import BLOCK, MAX_DEPTH, next_leaf, popcount
+from ._tree_common import BLOCK, MAX_DEPTH, add_leaf, add_to_phi, next_leaf, popcount
 
 
 @numba.njit(cache=True, parallel=True)
@@ -78,15 +78,7 @@ def interventional(X, left, right, feature, thr_le, default_left, categorical, c
                     k_out = leaf_out[node]
                     off = table_offset[li]
                     if off >= 0:
-                        base = off + ox * d
-                        for s in range(d):
-                            c = table[base + s]
-                            f = leaf_feat[li, s]
-                            if k_out >= 0:
-                                phi[i, f, k_out] += c * value[node, k_out]
-                            else:
-                                for k in range(n_out):
-                                    phi[i, f, k] += c * value[node, k]
+                        add_leaf(phi, i, leaf_feat[li], d, table, off + ox * d, value, node, k_out)
                         continue
                     bmask = full & ~ox
                     nb = popcount(bmask)
@@ -106,21 +98,11 @@ def interventional(X, left, right, feature, thr_le, default_left, categorical, c
                             a = wgt * wx[nx, nb]
                             for s in range(d):
                                 if (xmask >> s) & 1:
-                                    f = leaf_feat[li, s]
-                                    if k_out >= 0:
-                                        phi[i, f, k_out] += a * value[node, k_out]
-                                    else:
-                                        for k in range(n_out):
-                                            phi[i, f, k] += a * value[node, k]
+                                    add_to_phi(phi, i, leaf_feat[li, s], a, value, node, k_out)
                     if b_total != 0.0:
                         for s in range(d):
                             if (bmask >> s) & 1:
-                                f = leaf_feat[li, s]
-                                if k_out >= 0:
-                                    phi[i, f, k_out] -= b_total * value[node, k_out]
-                                else:
-                                    for k in range(n_out):
-                                        phi[i, f, k] -= b_total * value[node, k]
+                                add_to_phi(phi, i, leaf_feat[li, s], -b_total, value, node, k_out)
     return phi
 
 

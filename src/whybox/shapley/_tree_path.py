@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._tree_common import BLOCK, MAX_DEPTH, next_leaf, leaf_coefs
+from ._tree_common import BLOCK, MAX_DEPTH, add_leaf, leaf_coefs, next_leaf
 
 
 @numba.njit(cache=True, parallel=True)
@@ -67,25 +67,11 @@ def path_dependent(X, left, right, feature, thr_le, default_left, categorical, c
                     d = leaf_depth[li]
                     mask = ((np.int64(1) << d) - 1) & ~vm
                     off = table_offset[li]
-                    k_out = leaf_out[node]
                     if off >= 0:
-                        base = off + mask * d
-                        if k_out >= 0:
-                            v = value[node, k_out]
-                            for s in range(d):
-                                phi[i, leaf_feat[li, s], k_out] += table[base + s] * v
-                        else:
-                            for s in range(d):
-                                c = table[base + s]
-                                f = leaf_feat[li, s]
-                                for k in range(n_out):
-                                    phi[i, f, k] += c * value[node, k]
+                        add_leaf(phi, i, leaf_feat[li], d, table, off + mask * d, value, node, leaf_out[node])
                     else:
                         leaf_coefs(leaf_z[li], d, mask, w[d], z_in, e, e2, coef)
-                        for s in range(d):
-                            f = leaf_feat[li, s]
-                            for k in range(n_out):
-                                phi[i, f, k] += coef[s] * value[node, k]
+                        add_leaf(phi, i, leaf_feat[li], d, coef, 0, value, node, leaf_out[node])
     return phi
 
 
