@@ -87,8 +87,8 @@ class ShapleyExplainer:
         self.seed = int(seed)
         self.groups = groups
         self.players, self.player_names, self.grouped = resolve_players(groups, self.model.feature_names)
-        f_bg = self.model.evaluate(self.masker.data)
-        self.expected_value = self.masker.weights @ f_bg  # (outputs,)
+        self.background_output = self.model.evaluate(self.masker.data)  # (background rows, outputs)
+        self.expected_value = self.masker.weights @ self.background_output  # (outputs,)
 
     @property
     def n_players(self) -> int:

@@ -53,7 +53,7 @@ class LinearShap(ShapleyExplainer):
         self.weights = f[1:] - f[:1]          # (features, outputs)
         self.intercept = f[0] - self.mean @ self.weights
         predicted = bg @ self.weights + self.intercept
-        actual = self.model.evaluate(bg)
+        actual = self.background_output
         scale = max(1.0, float(np.abs(actual).max()))
         gap = float(np.abs(predicted - actual).max())
         if gap > tolerance * scale:
