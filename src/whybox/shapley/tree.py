@@ -157,17 +157,13 @@ class TreeShap:
             X = X.set_axis([str(c) for c in X.columns], axis=1)[list(self.ensemble.feature_names)]
         return x, TabularSchema.from_data(X).to_array(X, what="X")
 
-    def _explained_output(self, x: np.ndarray) -> np.ndarray:
-        """(n, K) what the values add up to: the margin, or the probability."""
-        margin = self.ensemble.predict_raw(x)
-        return _link(margin, self.ensemble.link) if self.output == "probability" else margin
-
-    def _result(self, values: np.ndarray, data: np.ndarray, x: np.ndarray, extra: dict) -> Attribution:
+    def _result(self, values: np.ndarray, data: np.ndarray, margin: np.ndarray) -> Attribution:
+        """The Attribution, with the additivity gap against the explained output (margin or probability)."""
         ens = self.ensemble
-        n = x.shape[0]
+        n = margin.shape[0]
         base = np.repeat(np.atleast_1d(self.expected_value)[None, :], n, axis=0)
-        fx = self._explained_output(x)
-        extra = {"additivity_gap": float(np.max(np.abs(base + values.sum(axis=1) - fx))) if n else 0.0, **extra}
+        fx = _link(margin, ens.link) if self.output == "probability" else margin
+        gap = float(np.max(np.abs(base + values.sum(axis=1) - fx))) if n else 0.0
         onames = ens.output_names
         if self.output == "probability" and ens.link == "logistic":
             # two columns (p0, p1), as whybox.models.wrap gives a binary classifier's probabilities
@@ -177,7 +173,7 @@ class TreeShap:
         k = values.shape[-1]
         names = ens.feature_names or tuple(f"x{i}" for i in range(ens.n_features))
         meta = {"mode": self.mode, "output": self.output, "model": ens.source, "trees": ens.n_trees,
-                "link": ens.link, "model_evals": 0, **extra}
+                "link": ens.link, "model_evals": 0, "additivity_gap": gap}
         if self.background is not None:
             meta["background_rows"] = int(self.background.shape[0])
         if k == 1:
@@ -192,6 +188,7 @@ class TreeShap:
         """Shapley values of each row: base_values + values.sum(features) equals the explained output."""
         ens = self.ensemble
         x, data = self._encode(X)
+        margin = ens.predict_raw(x)
         arrays = (*self.split_arrays, ens.roots, self.slot, self.leaf_index)
         if self.mode == "path_dependent":
             table, offsets = self._tables_for(x.shape[0])
@@ -204,18 +201,17 @@ class TreeShap:
                                    self.leaf_out, offs, masks, wts, self.pair_wx, self.pair_wb, table, offsets,
                                    ens.n_features)
         else:
-            margin = ens.predict_raw(x)[:, 0]
-            bg = self.bg_margin[:, 0]
-            diff = margin[:, None] - bg[None, :]
-            p_x, p_b = _link(margin, ens.link), _link(bg, ens.link)
-            slope = _link_slope(margin, ens.link)
+            m_x, bg = margin[:, 0], self.bg_margin[:, 0]
+            diff = m_x[:, None] - bg[None, :]
+            p_x, p_b = _link(m_x, ens.link), _link(bg, ens.link)
+            slope = _link_slope(m_x, ens.link)
             safe = np.abs(diff) > 1e-12
             scale = np.where(safe, (p_x[:, None] - p_b[None, :]) / np.where(safe, diff, 1.0), slope[:, None])
             scale = scale * self.bg_weight[None, :]
             phi = I.interventional_pairs(x, *arrays, self.leaf_depth, self.leaf_feat,
                                          np.ascontiguousarray(ens.value[:, 0]), self.bg_masks, self.pair_wx,
                                          self.pair_wb, ens.n_features, scale)[:, :, None]
-        return self._result(phi, data, x, {})
+        return self._result(phi, data, margin)
 
     def explain_interactions(self, X: Any) -> Interactions:
         """SHAP interaction values (path-dependent): (n, M, M[, outputs]); each row sums to the SHAP value."""
@@ -227,7 +223,7 @@ class TreeShap:
         inter = P.path_dependent_interactions(x, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
                                               self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                               self.weights, ens.n_features)
-        attr = self._result(inter.sum(axis=2), data, x, {})
+        attr = self._result(inter.sum(axis=2), data, ens.predict_raw(x))
         values = inter if attr.has_outputs else inter[..., 0]
         return Interactions(values=values, base_values=attr.base_values, data=data, feature_names=attr.feature_names,
                             output_names=attr.output_names, method="tree_shap_interactions", meta=attr.meta,
