@@ -1,11 +1,11 @@
 """whybox: explain machine-learning models, and check that the explanation can be trusted."""
 
 from .errors import BudgetError, InputError, ModelError, WhyboxError
-from .results import Attribution, Dependence, Importance, Interactions
+from .results import Attribution, Dependence, Importance, Interactions, Rule
 from .auto import explain
 from . import effects, maskers, models, plots, shapley, surrogates
 
 __version__ = "0.1.0"
 
 __all__ = ["explain", "effects", "maskers", "models", "plots", "shapley", "surrogates", "Attribution", "Dependence",
-           "Importance", "Interactions", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]
+           "Importance", "Interactions", "Rule", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Attribution", "Importance", "Interactions", "Dependence", "encode_array", "decode_array", "to_jsonable"]
+__all__ = ["Attribution", "Importance", "Interactions", "Dependence", "Rule", "WORD_PATTERN", "encode_array", "decode_array", "to_jsonable"]
 
 
 # --------------------------------------------------------------------------- JSON helpers
@@ -108,6 +108,9 @@ class Attribution:
     meta           JSON-safe details: budget, model evaluations, seed, choices made
     has_rows       False once a single row was taken with attr[i]
     has_outputs    True while the trailing outputs axis is present
+    mask           (n, tokens) bool for texts of different lengths padded to the longest: True on real
+                   tokens. `attr[i]` drops the padding and names the features by that row's tokens
+                   (taken from `data`). Padded values are 0.
     """
 
     values: np.ndarray
@@ -119,6 +122,7 @@ class Attribution:
     meta: dict = field(default_factory=dict)
     has_rows: bool = True
     has_outputs: bool = False
+    mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", np.asarray(self.values))
@@ -138,6 +142,11 @@ class Attribution:
         if self.data is not None and self.data.shape != value_shape:
             raise ValueError(f"data has shape {self.data.shape}, expected {value_shape} to match values of "
                              f"shape {self.values.shape}")
+        if self.mask is not None:
+            object.__setattr__(self, "mask", np.asarray(self.mask, dtype=bool))
+            if not self.has_rows or self.feature_ndim != 1 or self.mask.shape != value_shape:
+                raise ValueError(f"mask has shape {self.mask.shape}; it must be (rows, tokens) = {value_shape} "
+                                 f"and is only for batches of padded sequences")
         if isinstance(self.feature_names, tuple) and self.feature_ndim == 1 and \
                 len(self.feature_names) != value_shape[-1]:
             raise ValueError(f"{len(self.feature_names)} feature names for {value_shape[-1]} features")
@@ -190,6 +199,8 @@ class Attribution:
         if len(key) > n_axes:
             raise IndexError(f"too many indices ({len(key)}) for an attribution with {n_axes} axes")
         key = key + (slice(None),) * (n_axes - len(key))
+        if self.mask is not None:
+            return self._index_padded(key)
         r = int(self.has_rows)
         fdim = self.feature_ndim
         row_key = key[0] if self.has_rows else None
@@ -210,6 +221,8 @@ class Attribution:
                 return a, True
             idx = (slice(None),) * axis + (k,)
             out = a[idx]
+            if not isinstance(out, np.ndarray):     # one element of an object array
+                out = np.array(out, dtype=a.dtype)
             return out, out.ndim == a.ndim
 
         values, data, base = self.values, self.data, self.base_values
@@ -244,6 +257,29 @@ class Attribution:
             has_outputs = kept
         return replace(self, values=values, base_values=base, data=data, feature_names=fnames,
                        output_names=onames, has_rows=keep_rows, has_outputs=has_outputs)
+
+    def _index_padded(self, key: tuple) -> "Attribution":
+        """Indexing a padded batch: one row loses its padding; several rows keep the mask."""
+        row_key = key[0]
+        if isinstance(row_key, (int, np.integer)):
+            i = int(row_key)
+            keep = self.mask[i]
+            data = None if self.data is None else self.data[i:i + 1][:, keep]
+            names = self.feature_names
+            if data is not None and data.dtype.kind in "OUS":
+                names = tuple(str(t) for t in data[0])
+            row = replace(self, values=self.values[i:i + 1][:, keep], base_values=self.base_values[i:i + 1],
+                          data=data, feature_names=names, mask=None)
+            return row[(0,) + key[1:]]
+        if any(not (isinstance(k, slice) and k == slice(None)) for k in key[1:2]):
+            raise IndexError("the token positions of a padded batch differ from row to row; pick one row "
+                             "first (attr[i]) and then its tokens")
+        rows = np.arange(self.values.shape[0])[row_key]
+        rows = np.atleast_1d(rows)
+        sub = replace(self, values=self.values[rows], base_values=self.base_values[rows],
+                      data=None if self.data is None else self.data[rows], mask=None)
+        out = sub[(slice(None),) + key[1:]]
+        return replace(out, mask=self.mask[rows])
 
     # ----------------------------------------------------------------- views
     def to_frame(self) -> pd.DataFrame:
@@ -306,6 +342,7 @@ class Attribution:
             "meta": to_jsonable(self.meta),
             "has_rows": self.has_rows,
             "has_outputs": self.has_outputs,
+            "mask": encode_array(self.mask),
         }
 
     @classmethod
@@ -316,7 +353,7 @@ class Attribution:
                    data=decode_array(d.get("data")), feature_names=d.get("feature_names"),
                    output_names=d.get("output_names"), method=d.get("method", ""),
                    meta=d.get("meta", {}), has_rows=d.get("has_rows", True),
-                   has_outputs=d.get("has_outputs", False))
+                   has_outputs=d.get("has_outputs", False), mask=decode_array(d.get("mask")))
 
     def __repr__(self) -> str:
         return (f"Attribution(method={self.method!r}, shape={self.values.shape}, "
@@ -544,3 +581,165 @@ class Dependence:
 
     def __repr__(self) -> str:
         return f"Dependence(method={self.method!r}, features={self.features}, grid={[len(g) for g in self.grid]})"
+
+
+# --------------------------------------------------------------------------- Rule
+
+#: What counts as a word, for text rules and the word-level text masker: runs of letters, digits
+#: and apostrophes inside words ("don't" is one word). Punctuation is never a feature.
+WORD_PATTERN = r"\w+(?:'\w+)*"
+
+_RULE_OPS = ("<", "<=", ">", ">=", "==", "!=", "in", "contains")
+
+
+def _format_value(v: Any) -> str:
+    """A value as a person writes it: 40,000 not 40000.0; 0.25 not 0.250000001; strings as they are."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "{" + ", ".join(_format_value(x) for x in v) + "}"
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return str(v)
+    f = float(v)
+    if not math.isfinite(f):
+        return str(f)
+    if f == round(f) and abs(f) < 1e15:
+        return f"{int(round(f)):,}"
+    if abs(f) >= 1000:
+        return f"{f:,.0f}"
+    return f"{f:.4g}"
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """An IF-THEN rule that anchors a prediction: while its conditions hold, the prediction (almost) stays.
+
+    conditions      ((feature, op, value), ...) with op one of <, <=, >, >=, ==, !=, in (value is a list)
+                    or contains (text: the word is present; feature is the word's position label)
+    precision       share of rows satisfying the rule on which the model gives `prediction`
+    coverage        share of the coverage sample on which the rule holds
+    prediction      the anchored prediction (class label or index)
+    examples_agree  rows (or texts) where the rule holds and the prediction is the same, or None
+    examples_disagree  rows (or texts) where the rule holds but the prediction differs, or None
+    feature_names   column order for `holds` on plain arrays (tables), or None
+    method, meta    as in `Attribution` (meta: model evaluations, tau, delta, precision bounds)
+    """
+
+    conditions: tuple[tuple[str, str, Any], ...]
+    precision: float
+    coverage: float
+    prediction: Any = None
+    examples_agree: np.ndarray | None = None
+    examples_disagree: np.ndarray | None = None
+    feature_names: tuple[str, ...] | None = None
+    method: str = "anchors"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        conds = []
+        for c in self.conditions:
+            if len(c) != 3:
+                raise ValueError(f"a condition is (feature, op, value), got {c!r}")
+            feature, op, value = c
+            if op not in _RULE_OPS:
+                raise ValueError(f"unknown operator {op!r}; use one of {list(_RULE_OPS)}")
+            if op == "in":
+                value = tuple(np.asarray(value, dtype=object).tolist())
+            elif isinstance(value, np.generic):
+                value = value.item()
+            conds.append((str(feature), op, value))
+        object.__setattr__(self, "conditions", tuple(conds))
+        object.__setattr__(self, "feature_names", _names(self.feature_names))
+        for name in ("examples_agree", "examples_disagree"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, np.asarray(v, dtype=object if isinstance(v, list) else None))
+
+    def __len__(self) -> int:
+        return len(self.conditions)
+
+    @property
+    def is_text(self) -> bool:
+        return any(op == "contains" for _, op, _ in self.conditions)
+
+    def holds(self, X: Any) -> np.ndarray:
+        """Boolean per row (or per text): does every condition hold? An empty rule holds everywhere."""
+        import re
+
+        if self.is_text:
+            texts = [X] if isinstance(X, str) else list(X)
+            words = [set(re.findall(WORD_PATTERN, t)) for t in texts]
+            out = np.ones(len(texts), dtype=bool)
+            for _, op, value in self.conditions:
+                out &= np.array([value in w for w in words], dtype=bool)
+            return out
+        if isinstance(X, pd.DataFrame):
+            cols = {name: X[name].to_numpy() if name in X.columns else None for name, _, _ in self.conditions}
+            n = len(X)
+        else:
+            arr = np.asarray(X)
+            if arr.ndim == 1:
+                arr = arr[None, :]
+            if self.feature_names is None or len(self.feature_names) != arr.shape[1]:
+                raise ValueError(f"rows without column names need the rule's feature_names "
+                                 f"({self.feature_names}) to match their {arr.shape[1]} columns; pass a DataFrame")
+            cols = {name: arr[:, self.feature_names.index(name)] if name in self.feature_names else None
+                    for name, _, _ in self.conditions}
+            n = arr.shape[0]
+        out = np.ones(n, dtype=bool)
+        for name, op, value in self.conditions:
+            col = cols[name]
+            if col is None:
+                raise KeyError(f"the rule uses feature {name!r}, which the data does not have")
+            if op == "in":
+                out &= np.isin(col.astype(object), np.asarray(value, dtype=object))
+                continue
+            if op in ("==", "!="):
+                eq = col.astype(object) == value
+                out &= eq if op == "==" else ~eq
+                continue
+            c = col.astype(float)
+            out &= {"<": c < value, "<=": c <= value, ">": c > value, ">=": c >= value}[op]
+        return out
+
+    def conditions_text(self) -> list[str]:
+        """Each condition in human form, e.g. "income < 40,000" or 'contains "refund"'."""
+        out = []
+        for name, op, value in self.conditions:
+            if op == "contains":
+                out.append(f'contains "{value}"')
+            elif op == "in":
+                out.append(f"{name} in {_format_value(value)}")
+            else:
+                out.append(f"{name} {op} {_format_value(value)}")
+        return out
+
+    def to_text(self) -> str:
+        """The rule as one line: "IF prior_defaults >= 2 AND income < 40,000 THEN deny (precision 0.97, ...)"."""
+        cond = " AND ".join(self.conditions_text()) or "(always)"
+        then = "" if self.prediction is None else f" THEN {self.prediction}"
+        return f"IF {cond}{then} (precision {self.precision:.2f}, coverage {self.coverage:.2f})"
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_dict(self) -> dict:
+        return {"type": "Rule",
+                "conditions": [[n, op, to_jsonable(list(v) if op == "in" else v)] for n, op, v in self.conditions],
+                "precision": float(self.precision), "coverage": float(self.coverage),
+                "prediction": to_jsonable(self.prediction),
+                "examples_agree": encode_array(self.examples_agree),
+                "examples_disagree": encode_array(self.examples_disagree),
+                "feature_names": None if self.feature_names is None else list(self.feature_names),
+                "method": self.method, "meta": to_jsonable(self.meta)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Rule":
+        if d.get("type", "Rule") != "Rule":
+            raise ValueError(f"expected a Rule dict, got type {d.get('type')!r}")
+        return cls(conditions=tuple(tuple(c) for c in d["conditions"]), precision=d["precision"],
+                   coverage=d["coverage"], prediction=d.get("prediction"),
+                   examples_agree=decode_array(d.get("examples_agree")),
+                   examples_disagree=decode_array(d.get("examples_disagree")),
+                   feature_names=d.get("feature_names"), method=d.get("method", "anchors"), meta=d.get("meta", {}))
+
+    def __repr__(self) -> str:
+        return f"Rule({self.to_text()!r})"

@@ -1,5 +1,6 @@
-"""How a feature is "removed": background rows for tables (token masks and image blurs come later)."""
+"""How a feature is "removed": background rows for tables, deleted or masked words for text."""
 
 from .tabular import TabularMasker, summarize
+from .text import TextMasker
 
-__all__ = ["TabularMasker", "summarize"]
+__all__ = ["TabularMasker", "TextMasker", "summarize"]
