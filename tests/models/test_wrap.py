@@ -128,3 +128,16 @@ def test_user_adapter_wins_over_builtin():
         assert wrap(Special())(np.zeros((2, 1)))[:, 0].tolist() == [1.0, 1.0]
     finally:
         del _ADAPTERS[[i for i, a in enumerate(_ADAPTERS) if a[0] == 0][0]]
+
+
+def test_evaluate_raw_passes_texts_through_in_counted_batches():
+    seen = []
+
+    def score(texts):
+        seen.append(len(texts))
+        return np.array([[t.count("good"), t.count("bad")] for t in texts], dtype=float)
+
+    m = wrap(score, batch_size=2)
+    out = m.evaluate_raw(["good good", "bad", "good bad", "meh", "good"])
+    assert out.tolist() == [[2, 0], [0, 1], [1, 1], [0, 0], [1, 0]]
+    assert seen == [2, 2, 1] and m.n_evals == 5 and m.n_calls == 3

@@ -178,14 +178,30 @@ class Model:
         parts = [self._evaluate_batch(arr[i:i + step]) for i in range(0, n, step)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
+    def evaluate_raw(self, inputs: Any) -> np.ndarray:
+        """Evaluate inputs that are not table rows (a list of texts, an image batch) exactly as given.
+
+        No schema is applied; batching, counting and output checks are the same as `evaluate`.
+        Returns (n, outputs) float64.
+        """
+        n = len(inputs)
+        if n == 0:
+            return np.zeros((0, self._n_outputs or 1))
+        step = n if self.batch_size is None else self.batch_size
+        parts = [self._call(inputs[i:i + step], min(step, n - i)) for i in range(0, n, step)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
     def _evaluate_batch(self, arr: np.ndarray) -> np.ndarray:
-        x = self.schema.to_model_input(arr)
+        return self._call(self.schema.to_model_input(arr), arr.shape[0])
+
+    def _call(self, x: Any, n: int) -> np.ndarray:
+        """One model call on n inputs: wrap the model's own failures, check and count the output."""
         try:
             raw = self.prediction.predict(x)
         except Exception as e:  # the model's own failure: say where it came from
-            raise ModelError(f"the model ({self.kind}) failed on a batch of {arr.shape[0]} rows: "
+            raise ModelError(f"the model ({self.kind}) failed on a batch of {n} rows: "
                              f"{type(e).__name__}: {e}") from e
-        out = _as_output_array(raw, arr.shape[0], self.kind)
+        out = _as_output_array(raw, n, self.kind)
         if self._n_outputs is None:
             self._n_outputs = out.shape[1]
             if self._output_names is not None and len(self._output_names) != out.shape[1]:
@@ -193,7 +209,7 @@ class Model:
         elif out.shape[1] != self._n_outputs:
             raise ModelError(f"the model returned {out.shape[1]} outputs, earlier {self._n_outputs}; "
                              "a model must return the same number of outputs for every batch")
-        self.n_evals += arr.shape[0]
+        self.n_evals += n
         self.n_calls += 1
         return out
 
