@@ -196,3 +196,37 @@ def test_bad_y(reg, clf):
         permutation_importance(model, X, np.where(y == "yes", "maybe", y))
     with pytest.raises(InputError, match="for regressors"):
         permutation_importance(model, X, y, scoring="r2")
+
+
+def _sklearn_row_orders(seed, n, n_repeats):
+    """The row orders scikit-learn's permutation_importance applies, written out from its documented
+    behaviour: one seed drawn from RandomState(seed), one index array shuffled in place each repeat and
+    applied to the already-shuffled column, the same stream for every feature."""
+    rs = np.random.RandomState(np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1))
+    idx, order, out = np.arange(n), np.arange(n), []
+    for _ in range(n_repeats):
+        rs.shuffle(idx)
+        order = order[idx]
+        out.append(order.copy())
+    return np.array(out)
+
+
+def test_same_permutations_give_sklearns_numbers_exactly(reg, clf):
+    for (model, X, y), scoring in ((reg, "r2"), (clf, "accuracy")):
+        orders = _sklearn_row_orders(3, len(X), 4)
+        ours = permutation_importance(model, X, y, scoring=scoring, permutations=orders)
+        ref = sk_permutation_importance(model, X, y, scoring=scoring, n_repeats=4, random_state=3)
+        np.testing.assert_allclose(ours.repeats, ref.importances.T, rtol=0, atol=1e-12)
+        assert ours.meta["permutations"] == "given by the caller"
+
+
+def test_permutations_per_feature_and_bad_permutations(reg):
+    model, X, y = reg
+    n = len(X)
+    ident = np.tile(np.arange(n), (3, 2, 1))
+    imp = permutation_importance(model, X, y, permutations=ident)   # no shuffling at all: nothing is lost
+    np.testing.assert_allclose(imp.repeats, 0.0, atol=1e-12)
+    with pytest.raises(InputError, match="permutation of range"):
+        permutation_importance(model, X, y, permutations=np.zeros((2, n), dtype=int))
+    with pytest.raises(InputError, match="expected"):
+        permutation_importance(model, X, y, permutations=np.tile(np.arange(n - 1), (2, 1)))

@@ -142,3 +142,33 @@ def test_module_does_not_shadow_the_scatter_alias():
     from whybox.plots import scatter
 
     assert getattr(plots, "dependence", scatter) is scatter
+
+
+def test_ale_of_a_categorical_feature_draws_points_in_the_chosen_order(helpers):
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"a": rng.normal(size=120), "h": pd.Categorical(rng.choice(["own", "rent", "free"], 120))})
+
+    def f(M):
+        M = pd.DataFrame(M, columns=["a", "h"]) if not isinstance(M, pd.DataFrame) else M
+        return M["a"].astype(float).to_numpy() + M["h"].map({"own": 1.5, "rent": 0.0, "free": -1.0}).astype(float).to_numpy()
+
+    d = accumulated_local_effects(f, df, "h")
+    fig = ale(d)
+    ax, rug = fig.axes[:2]
+    (points,) = [ln for ln in ax.lines if ln.get_label() == "ALE"]
+    np.testing.assert_array_equal(points.get_xdata(), np.arange(3))
+    np.testing.assert_allclose(points.get_ydata(), d.average)
+    assert [t.get_text() for t in rug.get_xticklabels()] == [str(v) for v in d.grid[0]]
+    assert sorted(p.get_height() for p in rug.patches) == sorted(d.meta["counts"])
+    # the drawn steps are the planted category effects, in ALE's order
+    effect = {"own": 1.5, "rent": 0.0, "free": -1.0}
+    np.testing.assert_allclose(np.diff(points.get_ydata()), np.diff([effect[c] for c in d.grid[0]]), atol=1e-9)
+
+
+def test_heatmap_of_a_second_order_ale(X, helpers):
+    d = accumulated_local_effects(model, X, ["x0", "x2"], bins=5)
+    fig = heatmap(d)
+    ax = helpers.main_axes(fig)
+    (im,) = ax.images
+    np.testing.assert_allclose(np.asarray(im.get_array()), d.average.T)
+    assert fig.axes[1].get_ylabel().startswith("second-order ALE")

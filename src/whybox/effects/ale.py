@@ -14,7 +14,7 @@ category k is then the mean of f(x with category k) - f(x with category k-1) ove
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,28 +22,40 @@ import pandas as pd
 from ..errors import InputError
 from ..models.base import wrap
 from ..results import Dependence
+from .ale_second_order import second_order_ale
 
 __all__ = ["accumulated_local_effects"]
 
 
-def accumulated_local_effects(model: Any, X: Any, feature: str, *, bins: int = 20, output: str = "auto") -> Dependence:
-    """First-order ALE of one numeric feature: `Dependence` with the bin edges as grid.
+def accumulated_local_effects(model: Any, X: Any, feature: str | Sequence[str], *, bins: int = 20,
+                              output: str = "auto") -> Dependence:
+    """ALE of one feature (numeric or categorical), or the second-order ALE of two numeric features.
 
     Arguments:
       model    anything `whybox.models.wrap` accepts
       X        the rows (DataFrame or array)
-      feature  the feature's name
-      bins     most quantile bins (fewer when values repeat)
+      feature  a feature's name, or two names for the second-order (pure interaction) surface
+      bins     most quantile bins per feature (fewer when values repeat)
       output   the output space, as in `wrap`
-    `meta["counts"]` holds the rows per bin (the rug of the plot).
+    Returns a `Dependence` with the bin edges (or the ordered categories) as grid; `meta["counts"]` holds
+    the rows per bin (per cell for two features), the rug of the plot.
     """
     wrapped = wrap(model, output=output)
     arr = wrapped.prepare(X)
     names = list(wrapped.feature_names)
-    if feature not in names:
-        raise InputError(f"unknown feature {feature!r}; known features: {names}")
-    if bins < 1:
-        raise InputError(f"bins must be at least 1, got {bins}")
+    features = [feature] if isinstance(feature, str) else list(feature)
+    if not 1 <= len(features) <= 2:
+        raise InputError(f"ALE takes one feature or two, got {len(features)}: {features}")
+    for f in features:
+        if f not in names:
+            raise InputError(f"unknown feature {f!r}; known features: {names}")
+    if len(features) == 2 and features[0] == features[1]:
+        raise InputError(f"the two features must differ, got {features[0]!r} twice")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise InputError(f"bins must be a whole number of at least 1, got {bins!r}")
+    if len(features) == 2:
+        return second_order_ale(wrapped, arr, (features[0], features[1]), bins)
+    feature = features[0]
     j = names.index(feature)
     if feature in wrapped.schema.categories:
         return _categorical_ale(wrapped, arr, j, feature)

@@ -207,11 +207,25 @@ def _resolve_groups(groups: Mapping[str, Any] | None, names: tuple[str, ...]) ->
     return out_names, out_cols
 
 
+def _check_permutations(permutations: Any, n_features: int, n: int) -> np.ndarray:
+    """Caller-supplied row orders as (features, repeats, n) ints, each a permutation of range(n)."""
+    p = np.asarray(permutations)
+    if p.ndim == 2:
+        p = np.broadcast_to(p, (n_features,) + p.shape)
+    if p.ndim != 3 or p.shape[0] != n_features or p.shape[2] != n or p.shape[1] < 1:
+        raise InputError(f"permutations has shape {np.shape(permutations)}; expected (n_repeats, {n}) or "
+                         f"({n_features}, n_repeats, {n}): one row order of the {n} rows per repeat")
+    if p.dtype.kind not in "iu" or not (np.sort(p, axis=-1) == np.arange(n)).all():
+        raise InputError(f"every entry of permutations must be a permutation of range({n}) (whole numbers, "
+                         "each row index exactly once)")
+    return p
+
+
 # --------------------------------------------------------------------------- main
 
 def permutation_importance(model: Any, X: Any, y: Any, *, scoring: Any = "auto", n_repeats: int = 5,
                            groups: Mapping[str, Sequence[Any]] | None = None, seed: int | None = 0,
-                           output: str = "auto") -> Importance:
+                           output: str = "auto", permutations: Any = None) -> Importance:
     """Permutation importance: how much worse the model scores when a feature is shuffled.
 
     Convention: importance = how much WORSE the model gets, in the units of the score —
@@ -236,6 +250,10 @@ def permutation_importance(model: Any, X: Any, y: Any, *, scoring: Any = "auto",
                  when given, only these groups are scored (list a column alone to score it alone)
       seed       seed for `np.random.default_rng`; the same seed gives the same result
       output     passed to `wrap` ("auto", "probability", "log_odds", "raw", "predict")
+      permutations  the row orders to use instead of drawing them: (n_repeats, n) applies repeat r's order to
+                 every feature, (features, n_repeats, n) gives each feature (or group) its own; each entry
+                 is a permutation of range(n). Fixes n_repeats and makes `seed` unused. Use it to reproduce
+                 another tool's shuffles exactly.
 
     Returns an `Importance` with scores (mean over repeats), spread (std over repeats, ddof=0),
     repeats (n_repeats, features) and meta (scoring, baseline score, convention, model evaluations).
@@ -263,15 +281,18 @@ def permutation_importance(model: Any, X: Any, y: Any, *, scoring: Any = "auto",
     baseline = task.fn(base_pred)
     sign = 1.0 if task.greater_is_better else -1.0
 
-    rng = np.random.default_rng(seed)
     F = len(feat_cols)
+    if permutations is not None:
+        permutations = _check_permutations(permutations, F, n)
+        n_repeats = permutations.shape[1]
+    rng = np.random.default_rng(seed)
     repeats = np.empty((n_repeats, F))
     big = np.empty((F * n,) + arr.shape[1:], dtype=arr.dtype)
     for r in range(n_repeats):
         for f, cols in enumerate(feat_cols):
             block = big[f * n:(f + 1) * n]
             block[...] = arr
-            perm = rng.permutation(n)
+            perm = rng.permutation(n) if permutations is None else permutations[f, r]
             block[:, cols] = arr[perm][:, cols]
         pred = m.evaluate(big)  # one batched call for every permuted copy of this repeat
         for f in range(F):
@@ -284,7 +305,8 @@ def permutation_importance(model: Any, X: Any, y: Any, *, scoring: Any = "auto",
         "baseline_score": baseline,
         "convention": _CONVENTION,
         "n_repeats": int(n_repeats),
-        "seed": seed,
+        "seed": seed if permutations is None else None,
+        "permutations": "drawn from seed" if permutations is None else "given by the caller",
         "n_rows": n,
         "output": m.output,
         "model": m.kind,

@@ -112,10 +112,11 @@ def pdp(dep: Dependence, max_ice: int = 100, seed: int = 0) -> Figure:
 def ale(dep: Dependence) -> Figure:
     """Draw an accumulated local effects curve with a strip of the rows per bin under it.
 
-    The curve is drawn through the bin edges (the Dependence's grid); the strip
-    below shares the x axis and has one bar per bin, as wide as the bin and as
-    tall as its row count (`dep.meta["counts"]`), so thinly populated stretches
-    of the curve are easy to spot.
+    Numeric feature: the curve runs through the bin edges (the Dependence's grid) and the strip below
+    has one bar per bin, as wide as the bin and as tall as its row count (`dep.meta["counts"]`), so
+    thinly populated stretches of the curve are easy to spot. Categorical feature: one point per
+    category in the similarity order ALE chose (the grid), joined by a thin line since neighbours are
+    the steps ALE accumulated over, and one bar of rows per category.
 
     Arguments:
     - dep: a one-feature, one-output `Dependence` from
@@ -125,20 +126,32 @@ def ale(dep: Dependence) -> Figure:
     """
     dep = _require_dependence(dep, "ale", 1)
     edges = _numeric_grid(dep.grid[0])
-    if edges is None:
-        raise InputError("ale draws a numeric feature; its grid holds categories")
     counts = dep.meta.get("counts")
     if counts is None:
         raise InputError('ale needs the rows per bin in dep.meta["counts"] (as accumulated_local_effects '
                          "stores them); for a partial dependence use pdp")
     counts = np.asarray(counts, dtype=float)
-    if counts.shape != (edges.size - 1,):
-        raise InputError(f"{edges.size} bin edges need {edges.size - 1} counts, got {counts.size}")
+    categorical = edges is None
+    n_grid = len(dep.grid[0])
+    expected = n_grid if categorical else n_grid - 1
+    if counts.shape != (expected,):
+        what = f"{n_grid} categories" if categorical else f"{n_grid} bin edges"
+        raise InputError(f"{what} need {expected} counts, got {counts.size}")
     average = np.asarray(dep.average, dtype=float)
 
     fig = Figure(figsize=(7.0, 5.0), layout="constrained")
     ax, rug = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1]})
-    ax.plot(edges, average, color=RED, lw=2.2, marker="o", markersize=3, label="ALE", zorder=3)
+    if categorical:
+        x = np.arange(n_grid, dtype=float)
+        ax.plot(x, average, color=RED, lw=0.8, ls=":", zorder=2)
+        ax.plot(x, average, color=RED, ls="None", marker="o", markersize=7, label="ALE", zorder=3)
+        rug.bar(x, counts, width=0.6, color=GREY, edgecolor="white", linewidth=0.5)
+        rug.set_xticks(x, [format_value(v) for v in dep.grid[0]])
+        rug.tick_params(axis="x", labelrotation=45 if n_grid > 6 else 0)
+    else:
+        ax.plot(edges, average, color=RED, lw=2.2, marker="o", markersize=3, label="ALE", zorder=3)
+        rug.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=GREY, edgecolor="white",
+                linewidth=0.5)
     ax.axhline(0.0, color="#333333", lw=0.8, zorder=1)
     ax.set_ylabel("accumulated local effect")
     ax.grid(color="#eeeeee", linewidth=0.8)
@@ -146,11 +159,8 @@ def ale(dep: Dependence) -> Figure:
     ax.tick_params(axis="x", labelbottom=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-
-    rug.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=GREY, edgecolor="white",
-            linewidth=0.5)
     rug.set_ylabel("rows", fontsize=9)
-    rug.set_xlabel(dep.features[0])
+    rug.set_xlabel(dep.features[0] + ("  (categories ordered by similarity)" if categorical else ""))
     rug.tick_params(axis="y", labelsize=8)
     for side in ("top", "right"):
         rug.spines[side].set_visible(False)
@@ -158,15 +168,17 @@ def ale(dep: Dependence) -> Figure:
 
 
 def heatmap(dep: Dependence) -> Figure:
-    """Draw a two-feature partial dependence surface as a coloured image.
+    """Draw a two-feature surface (partial dependence or second-order ALE) as a coloured image.
 
     The first feature runs along x, the second along y (so the image is
-    `dep.average.T`); cells sit at the grid's positions, labelled with the grid
-    values, and a colorbar gives the model output.
+    `dep.average.T`); cells sit at the grid's positions (grid points for a PD,
+    bin edges for an ALE), labelled with the grid values, and a colorbar gives
+    the model output (PD) or the pure interaction effect (ALE).
 
     Arguments:
     - dep: a two-feature, one-output `Dependence` (e.g. from
-      `whybox.effects.partial_dependence(model, X, ["age", "income"])`).
+      `whybox.effects.partial_dependence(model, X, ["age", "income"])` or
+      `whybox.effects.accumulated_local_effects(model, X, ["age", "income"])`).
 
     Returns a matplotlib Figure (never shown).
     """
@@ -183,5 +195,6 @@ def heatmap(dep: Dependence) -> Figure:
     ax.set_xlabel(dep.features[0])
     ax.set_ylabel(dep.features[1])
     cbar = fig.colorbar(im, ax=ax)
-    cbar.set_label(_output_label(dep, "partial dependence"))
+    what = "second-order ALE" if dep.method == "accumulated_local_effects" else "partial dependence"
+    cbar.set_label(_output_label(dep, what))
     return fig
