@@ -230,3 +230,11 @@ def test_permutations_per_feature_and_bad_permutations(reg):
         permutation_importance(model, X, y, permutations=np.zeros((2, n), dtype=int))
     with pytest.raises(InputError, match="expected"):
         permutation_importance(model, X, y, permutations=np.tile(np.arange(n - 1), (2, 1)))
+
+
+def test_progress_bar_only_when_asked(reg, capsys):
+    model, X, y = reg
+    permutation_importance(model, X, y, n_repeats=3, show_progress=True)
+    assert "permutation_importance" in capsys.readouterr().err
+    permutation_importance(model, X, y, n_repeats=3)
+    assert capsys.readouterr().err == ""

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._progress import progress
 from ..errors import InputError
 from ..models.base import Model, wrap
 from ..results import Interactions
@@ -35,7 +36,8 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def h_statistic(model: Any, X: Any, features: Sequence[str] | None = None, *, max_rows: int = 100,
-                seed: int = 0, output: str = "auto", squared: bool = False) -> Interactions:
+                seed: int = 0, output: str = "auto", squared: bool = False,
+                show_progress: bool | None = None) -> Interactions:
     """Pairwise H (off-diagonal) and total H_j (diagonal) of the features: `Interactions` with (M, M[, K]) values.
 
     Arguments:
@@ -46,6 +48,7 @@ def h_statistic(model: Any, X: Any, features: Sequence[str] | None = None, *, ma
       seed      for that sample
       output    the output space, as in `wrap`
       squared   report H^2 (share of variance) instead of H
+      show_progress  a progress bar over the feature sets (default: only when run interactively)
     """
     wrapped = wrap(model, output=output)
     arr = wrapped.prepare(X)
@@ -67,7 +70,8 @@ def h_statistic(model: Any, X: Any, features: Sequence[str] | None = None, *, ma
     f = f - f.mean(axis=0)
     k = f.shape[1]
     h2 = np.zeros((len(idx), len(idx), k))
-    for a, b in combinations(range(len(idx)), 2):
+    pairs = list(combinations(range(len(idx)), 2))
+    for a, b in progress(pairs, total=len(pairs), desc="h_statistic", show=show_progress, min_total=2):
         joint = _pd_at_points(wrapped, arr, [idx[a], idx[b]])
         num = ((joint - single[idx[a]] - single[idx[b]]) ** 2).sum(axis=0)
         h2[a, b] = h2[b, a] = _ratio(num, (joint ** 2).sum(axis=0))

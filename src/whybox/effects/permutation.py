@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._progress import progress
 from ..errors import InputError
 from ..models import wrap
 from ..results import Importance
@@ -225,7 +226,8 @@ def _check_permutations(permutations: Any, n_features: int, n: int) -> np.ndarra
 
 def permutation_importance(model: Any, X: Any, y: Any, *, scoring: Any = "auto", n_repeats: int = 5,
                            groups: Mapping[str, Sequence[Any]] | None = None, seed: int | None = 0,
-                           output: str = "auto", permutations: Any = None) -> Importance:
+                           output: str = "auto", permutations: Any = None,
+                           show_progress: bool | None = None) -> Importance:
     """Permutation importance: how much worse the model scores when a feature is shuffled.
 
     Convention: importance = how much WORSE the model gets, in the units of the score —
@@ -254,6 +256,7 @@ def permutation_importance(model: Any, X: Any, y: Any, *, scoring: Any = "auto",
                  every feature, (features, n_repeats, n) gives each feature (or group) its own; each entry
                  is a permutation of range(n). Fixes n_repeats and makes `seed` unused. Use it to reproduce
                  another tool's shuffles exactly.
+      show_progress  a progress bar over the repeats (default: only when run interactively)
 
     Returns an `Importance` with scores (mean over repeats), spread (std over repeats, ddof=0),
     repeats (n_repeats, features) and meta (scoring, baseline score, convention, model evaluations).
@@ -288,7 +291,8 @@ def permutation_importance(model: Any, X: Any, y: Any, *, scoring: Any = "auto",
     rng = np.random.default_rng(seed)
     repeats = np.empty((n_repeats, F))
     big = np.empty((F * n,) + arr.shape[1:], dtype=arr.dtype)
-    for r in range(n_repeats):
+    for r in progress(range(n_repeats), total=n_repeats, desc="permutation_importance", show=show_progress,
+                      min_total=2):
         for f, cols in enumerate(feat_cols):
             block = big[f * n:(f + 1) * n]
             block[...] = arr
