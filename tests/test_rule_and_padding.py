@@ -43,3 +43,9 @@ def test_padded_text_batch_gives_back_each_row_with_its_tokens():
     assert back[0].feature_names == ("good", "film")
     with pytest.raises(ValueError, match="mask"):
         Attribution(values=values, base_values=np.zeros(2), mask=mask[:, :2])
+
+
+def test_empty_rule_holds_on_every_text_and_row():
+    empty = Rule(conditions=(), precision=1.0, coverage=1.0)
+    assert empty.holds(["a text", "another"]).tolist() == [True, True]
+    assert empty.holds(pd.DataFrame({"a": [1, 2, 3]})).tolist() == [True, True, True]

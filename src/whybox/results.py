@@ -664,7 +664,9 @@ class Rule:
         """Boolean per row (or per text): does every condition hold? An empty rule holds everywhere."""
         import re
 
-        if self.is_text:
+        texts_given = isinstance(X, str) or (isinstance(X, (list, tuple)) and bool(X)
+                                             and all(isinstance(t, str) for t in X))
+        if self.is_text or (texts_given and not self.conditions):
             texts = [X] if isinstance(X, str) else list(X)
             words = [set(re.findall(WORD_PATTERN, t)) for t in texts]
             out = np.ones(len(texts), dtype=bool)

@@ -4,3 +4,7 @@ from .tabular import TabularMasker, summarize
 from .text import TextMasker
 
 __all__ = ["TabularMasker", "TextMasker", "summarize"]
+
+from .image import ImageMasker
+
+__all__ += ["ImageMasker"]

@@ -12,6 +12,10 @@ with `fig.savefig("out.png")`, or let a notebook display it.
     heatmap(dep)                 a two-feature partial dependence surface
     h_statistic_bars(inter)      Friedman's H for the strongest pairs
     surrogate_tree(surrogate)    a TreeSurrogate's rules as text
+    lime_bar(attr, row=0)        LIME's surrogate weights for one row, with its local fidelity
+    text_html(attr) / text(attr) a text's words coloured by their weights (HTML, or a figure)
+    image_overlay(attr)          an image beside its top superpixels (LIME) or its attribution heat map
+    rule_card(rule)              an anchor rule as a card: IF ... THEN ..., precision, coverage, examples
 """
 
 from .bar import bar
@@ -21,6 +25,11 @@ from .force import force
 from .interactions import h_statistic_bars, surrogate_tree
 from .scatter import dependence, scatter
 from .waterfall import waterfall
+from .lime import lime_bar
+from .text import text, text_html
+from .image import image_overlay
+from .rule import rule_card
 
 __all__ = ["waterfall", "bar", "beeswarm", "force", "scatter", "dependence", "pdp", "ale", "heatmap",
            "h_statistic_bars", "surrogate_tree"]
+__all__ += ["lime_bar", "text_html", "text", "image_overlay", "rule_card"]

@@ -9,7 +9,7 @@ changes the user's backend.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -241,3 +241,123 @@ def colours_for(norm: np.ndarray) -> np.ndarray:
 
 
 _GREY_RGBA = np.array([0xa0, 0xa0, 0xa0, 0xff]) / 255.0
+
+
+# --------------------------------------------------------------------------- one row, one output (LIME, text, images)
+
+#: Negative weights blue, zero white, positive red: the colour of a signed weight (not registered globally).
+#: Its colour at |w| / max|w| = a is white blended with RED (or BLUE) at opacity a, as the HTML text uses.
+BLUE_WHITE_RED = LinearSegmentedColormap.from_list("whybox_blue_white_red", [BLUE, "#ffffff", RED])
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """`value` as an int, or an InputError naming the argument when it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class RowPick(NamedTuple):
+    """One row and one output picked out of an attribution, and where they came from.
+
+    attr       the picked row (has_rows and has_outputs both False)
+    row        its index among the rows that were passed, or None when a single row was passed
+    n_rows     how many rows were passed, or None when a single row was passed
+    output     the index of the picked output, or None when there was a single output
+    n_outputs  how many outputs there were (1 when there was no outputs axis)
+    """
+
+    attr: Attribution
+    row: int | None
+    n_rows: int | None
+    output: int | None
+    n_outputs: int
+
+
+def select_row_output(attr: Any, row: Any, output: Any, plot: str) -> RowPick:
+    """Pick one explained row and one output, with errors that say how to choose.
+
+    `row` is used when `attr` still has its rows axis (ignored for a single row such as `attr[3]`);
+    `output` is an index or an output name and must be given when there are several outputs.
+    """
+    attr = _require_attribution(attr, plot)
+    row_index = n_rows = None
+    if attr.has_rows:
+        n_rows = int(attr.values.shape[0])
+        if n_rows == 0:
+            raise InputError(f"{plot}: this attribution has no rows to draw (it explained 0 inputs)")
+        if isinstance(row, bool) or not isinstance(row, (int, np.integer)):
+            raise InputError(f"{plot}: row must be an integer row index, got {row!r}")
+        if not -n_rows <= row < n_rows:
+            raise InputError(f"{plot}: row={row} is out of range for an attribution of {n_rows} rows")
+        row_index = int(row) % n_rows
+        attr = attr[row_index]
+    out_index = None
+    n_outputs = 1
+    if attr.has_outputs:
+        n_outputs = int(attr.values.shape[-1])
+        names = attr.output_names if isinstance(attr.output_names, tuple) else None
+        known = f" (outputs: {list(names)})" if names else f" (0 to {n_outputs - 1})"
+        if output is None:
+            if n_outputs != 1:
+                hint = repr(names[0]) if names else "0"
+                raise InputError(f"{plot} draws one output, but this attribution has {n_outputs} outputs; "
+                                 f"pick one with output={hint}{known}")
+            output = 0
+        if isinstance(output, str):
+            if names is None or output not in names:
+                raise InputError(f"{plot}: unknown output {output!r}{known}")
+            out_index = names.index(output)
+        elif isinstance(output, (int, np.integer)) and not isinstance(output, bool):
+            if not -n_outputs <= output < n_outputs:
+                raise InputError(f"{plot}: output={output} is out of range{known}")
+            out_index = int(output) % n_outputs
+        else:
+            raise InputError(f"{plot}: output must be an index or an output name, got {output!r}")
+        attr = attr[..., out_index]
+    elif output is not None:
+        raise InputError(f"{plot}: output={output!r} given, but this attribution has a single output "
+                         f"({attr.output_names!r}); leave output out")
+    return RowPick(attr, row_index, n_rows, out_index, n_outputs)
+
+
+def row_meta(meta: dict, key: str, pick: RowPick) -> Any:
+    """This row's entry of a per-row list in `meta` (e.g. LIME's "local_fidelity"), or None.
+
+    A per-row list is matched to the row only when its length is the number of rows passed (or 1 for a
+    single row): a row taken with `attr[i]` keeps the whole batch's meta and cannot tell which entry
+    is its own. A scalar is the same for every row and is returned as it is.
+    """
+    v = meta.get(key)
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    if not isinstance(v, (list, tuple)):
+        return v
+    if pick.n_rows is not None and len(v) == pick.n_rows:
+        return v[pick.row]
+    if pick.n_rows is None and len(v) == 1:
+        return v[0]
+    return None
+
+
+def output_entry(v: Any, pick: RowPick) -> Any:
+    """The picked output's entry of a per-output list; without an outputs axis, or for a scalar, `v` itself.
+
+    None when `v` is a list whose length is not the number of outputs (it cannot be matched).
+    """
+    if pick.output is None:
+        return v
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        if len(v) == pick.n_outputs:
+            return v[pick.output]
+        if len(v) == 1:
+            return v[0]
+        return None
+    return v
+
+
+def method_label(method: str) -> str:
+    """A method name as a title shows it ("lime" -> "LIME"; others as recorded)."""
+    return {"lime": "LIME"}.get(str(method).lower(), str(method))
