@@ -111,6 +111,9 @@ class Attribution:
     mask           (n, tokens) bool for texts of different lengths padded to the longest: True on real
                    tokens. `attr[i]` drops the padding and names the features by that row's tokens
                    (taken from `data`). Padded values are 0.
+
+    `meta["per_row"]` may list meta keys that hold one entry per row (LIME's local fidelity, say);
+    indexing rows slices those lists too, and a single row keeps its own entry as a one-item list.
     """
 
     values: np.ndarray
@@ -256,7 +259,22 @@ class Attribution:
                 onames = tuple(picked.tolist()) if kept else str(picked)
             has_outputs = kept
         return replace(self, values=values, base_values=base, data=data, feature_names=fnames,
-                       output_names=onames, has_rows=keep_rows, has_outputs=has_outputs)
+                       output_names=onames, has_rows=keep_rows, has_outputs=has_outputs,
+                       meta=self._row_meta(row_key) if self.has_rows else self.meta)
+
+    def _row_meta(self, row_key: Any) -> dict:
+        """meta with the per-row entries (keys listed in meta["per_row"]) cut to the rows picked."""
+        keys = self.meta.get("per_row")
+        if not keys or (isinstance(row_key, slice) and row_key == slice(None)):
+            return self.meta
+        n = self.values.shape[0]
+        rows = np.atleast_1d(np.arange(n)[row_key])
+        meta = dict(self.meta)
+        for k in keys:
+            v = meta.get(k)
+            if isinstance(v, (list, tuple)) and len(v) == n:
+                meta[k] = [v[i] for i in rows]
+        return meta
 
     def _index_padded(self, key: tuple) -> "Attribution":
         """Indexing a padded batch: one row loses its padding; several rows keep the mask."""
@@ -269,7 +287,7 @@ class Attribution:
             if data is not None and data.dtype.kind in "OUS":
                 names = tuple(str(t) for t in data[0])
             row = replace(self, values=self.values[i:i + 1][:, keep], base_values=self.base_values[i:i + 1],
-                          data=data, feature_names=names, mask=None)
+                          data=data, feature_names=names, mask=None, meta=self._row_meta([i]))
             return row[(0,) + key[1:]]
         if any(not (isinstance(k, slice) and k == slice(None)) for k in key[1:2]):
             raise IndexError("the token positions of a padded batch differ from row to row; pick one row "
@@ -277,7 +295,7 @@ class Attribution:
         rows = np.arange(self.values.shape[0])[row_key]
         rows = np.atleast_1d(rows)
         sub = replace(self, values=self.values[rows], base_values=self.base_values[rows],
-                      data=None if self.data is None else self.data[rows], mask=None)
+                      data=None if self.data is None else self.data[rows], mask=None, meta=self._row_meta(rows))
         out = sub[(slice(None),) + key[1:]]
         return replace(out, mask=self.mask[rows])
 

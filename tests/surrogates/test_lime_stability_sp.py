@@ -83,3 +83,17 @@ def test_submodular_pick_on_texts_counts_words_not_positions():
     # the first pick covers the heavier word, the second the other one
     used = [set(np.asarray(res.feature_names)[res.weights[i] != 0]) for i in res.indices]
     assert used[0] == {"refund"} and used[1] == {"late"}
+
+
+def test_taking_rows_keeps_each_rows_own_meta():
+    from whybox.plots import lime_bar
+    from whybox.surrogates import Lime
+
+    X = np.random.default_rng(5).normal(size=(300, 4))
+    attr = Lime(lambda Z: np.sin(Z[:, 0]) * 3 + Z[:, 1] ** 2, X, seed=0).explain(X[:5], num_samples=500)
+    fid = attr.meta["local_fidelity"]
+    assert len(set(np.round(fid, 12))) > 1          # rows really differ
+    assert attr[3].meta["local_fidelity"] == [fid[3]]
+    assert attr[[4, 1]].meta["local_fidelity"] == [fid[4], fid[1]]
+    assert attr[:, 0].meta["local_fidelity"] == fid
+    assert f"{fid[3]:.3f}" in lime_bar(attr[3]).axes[0].get_title(loc="left")

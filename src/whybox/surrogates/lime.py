@@ -337,6 +337,7 @@ class Lime:
                 "surrogate_prediction": per_output(np.array([f.pred_x for f in fits])),
                 "model_prediction": per_output(fx), "output": self.model.output, "model": self.model.kind,
                 "labels": list(onames) if onames is not None else [int(o) for o in outs], **extra}
+        meta["per_row"] = [key for key in ROW_META if key in meta]
         base = np.array([f.intercept for f in fits])
         if k == 1:
             values, base, onames = values[..., 0], base[:, 0], None

@@ -8,14 +8,13 @@ best set because c is submodular.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from ..results import Attribution
-from .lime import ROW_META
 
 __all__ = ["SubmodularPick", "submodular_pick"]
 
@@ -130,9 +129,6 @@ def submodular_pick(explainer: Any, X: Any, budget: int = 5, num_samples: int = 
         covered |= used[i]
     total = float(importance[used.any(axis=0)].sum())
     coverage = float(importance[covered].sum())
-    picked = attr[chosen]
-    meta = {key: [v[i] for i in chosen] if key in ROW_META and isinstance(v, list) and len(v) == n else v
-            for key, v in attr.meta.items()}
-    return SubmodularPick(indices=chosen, explanations=replace(picked, meta=meta), coverage=coverage,
+    return SubmodularPick(indices=chosen, explanations=attr[chosen], coverage=coverage,
                           coverage_fraction=coverage / total if total > 0 else 1.0, gains=gains,
                           importance=importance, feature_names=names, weights=W, all_explanations=attr)
