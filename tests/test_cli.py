@@ -12,7 +12,7 @@ from whybox.cli import main
 from whybox.datasets import credit
 
 NUMERIC = ["income", "debt", "prior_defaults", "credit_age", "noise"]
-PLOTS = ["waterfall.png", "bar.png", "beeswarm.png", "force.png", "scatter_income.png"]
+PLOTS = ["lime.png", "anchor.png", "waterfall.png", "bar.png", "beeswarm.png", "force.png", "scatter_income.png"]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,11 @@ def test_demo_writes_plots_and_csv_and_prints_drivers(tmp_path, capsys):
     assert len(ranks) == 9
     assert ranks["income"] < ranks["noise"] and ranks["prior_defaults"] < ranks["noise"]
     assert "(denied)" in out and "Reasons" in out
+    # the anchor names only real features and ends in the denial it anchors
+    rule_line = re.search(r"^Anchor .*: IF (.*) THEN (\w+) \(precision ([\d.]+)", out, re.M)
+    assert rule_line and rule_line.group(2) == "denied"
+    names = {m.group(1) for m in re.finditer(r"(\w+) (?:<=|>=|<|>|==|in) ", rule_line.group(1))}
+    assert names and names <= set(credit(n=10).X.columns)
     table = pd.read_csv(out_dir / "attributions.csv")
     assert len(table) == 30
     _additive(table, credit(n=10).X.columns)

@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -274,6 +275,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import whybox
     from whybox import plots
     from whybox.datasets import credit
+    from whybox.surrogates import Anchors, Lime
 
     if args.n < 100:
         raise CliError(f"--n {args.n}: the demo needs at least 100 applicants")
@@ -325,8 +327,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {rank}. {name} = {_fmt_value(X_explain.iloc[i][name])}  "
               f"({row.values[j]:+.2f} log-odds)")
 
+    # the same applicant as a rule a loan officer can say aloud, and as LIME's local linear view
+    with threadpool_limits(limits=1, user_api="openmp"):
+        rule = Anchors(model, X_train, seed=args.seed).explain(X_explain.iloc[i])
+        lime = Lime(model, X_train, seed=args.seed).explain(X_explain.iloc[[i]], num_samples=2000, labels=1)
+    rule = replace(rule, prediction="denied" if rule.prediction in (0, "0") else "approved")
+    print(f"\nAnchor (a rule under which the model keeps this decision): {rule.to_text()}")
+    if not rule.meta.get("meets_threshold", False):
+        print("  (the search ran out of budget before reaching precision 0.95; read the rule with care)")
+    print(f"LIME local fidelity (weighted R^2 of the linear surrogate): {lime.meta['local_fidelity'][0]:.2f}")
+
     figures = {
         "waterfall.png": lambda: plots.waterfall(attr[i]),
+        "lime.png": lambda: plots.lime_bar(lime),
+        "anchor.png": lambda: plots.rule_card(rule),
         "bar.png": lambda: plots.bar(attr),
         "beeswarm.png": lambda: plots.beeswarm(attr),
         "force.png": lambda: plots.force(attr[i]),
