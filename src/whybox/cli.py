@@ -2,8 +2,8 @@
 
   whybox demo    [--out DIR] [--n N] [--rows R] [--seed S]
       Train a gradient-boosting model on the synthetic credit data, explain held-out
-      applicants, print the top drivers and one denied applicant's reasons, and
-      write the standard plots and attributions.csv into DIR.
+      applicants, print the top drivers and one denied applicant's reasons (Shapley values,
+      an anchor rule, LIME), and write the plots and attributions.csv into DIR.
 
   whybox explain --model FILE --data CSV --out FILE [options]
       Explain the rows of a table with a saved model; write one row of attributions
