@@ -275,6 +275,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import whybox
     from whybox import plots
     from whybox.datasets import credit
+    from whybox.report import reason_codes
     from whybox.surrogates import Anchors, Lime
 
     if args.n < 100:
@@ -320,12 +321,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nApplicant {X_explain.index[i]} (denied): predicted approval probability {prob:.0%} "
           f"(log-odds {out_i:+.2f} vs {float(row.base_values):+.2f} for the average applicant)")
     print("Reasons, strongest first (features that pushed toward denial):")
-    order = np.argsort(row.values, kind="stable")
-    reasons = [j for j in order if row.values[j] < 0][:5]
-    for rank, j in enumerate(reasons, 1):
-        name = row.feature_names[j]
-        print(f"  {rank}. {name} = {_fmt_value(X_explain.iloc[i][name])}  "
-              f"({row.values[j]:+.2f} log-odds)")
+    for reason in reason_codes(row, top=5):
+        name = reason.features[0]
+        print(f"  {reason.rank}. {name} = {_fmt_value(X_explain.iloc[i][name])}  "
+              f"({-reason.contribution:+.2f} log-odds)")
 
     # the same applicant as a rule a loan officer can say aloud, and as LIME's local linear view
     with threadpool_limits(limits=1, user_api="openmp"):
