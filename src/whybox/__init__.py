@@ -3,9 +3,10 @@
 from .errors import BudgetError, InputError, ModelError, WhyboxError
 from .results import Attribution, Dependence, Importance, Interactions, Rule
 from .auto import explain
+from . import report
 from . import effects, maskers, models, plots, shapley, surrogates
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "effects", "maskers", "models", "plots", "shapley", "surrogates", "Attribution", "Dependence",
+__all__ = ["explain", "effects", "maskers", "models", "plots", "report", "shapley", "surrogates", "Attribution", "Dependence",
            "Importance", "Interactions", "Rule", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]
