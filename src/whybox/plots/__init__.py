@@ -16,6 +16,7 @@ with `fig.savefig("out.png")`, or let a notebook display it.
     text_html(attr) / text(attr) a text's words coloured by their weights (HTML, or a figure)
     image_overlay(attr)          an image beside its top superpixels (LIME) or its attribution heat map
     rule_card(rule)              an anchor rule as a card: IF ... THEN ..., precision, coverage, examples
+    comparison_grid({name: attr})  images side by side: the input, then one heat map per method (or class)
 """
 
 from .bar import bar
@@ -28,8 +29,9 @@ from .waterfall import waterfall
 from .lime import lime_bar
 from .text import text, text_html
 from .image import image_overlay
+from .image_grid import comparison_grid
 from .rule import rule_card
 
 __all__ = ["waterfall", "bar", "beeswarm", "force", "scatter", "dependence", "pdp", "ale", "heatmap",
            "h_statistic_bars", "surrogate_tree"]
-__all__ += ["lime_bar", "text_html", "text", "image_overlay", "rule_card"]
+__all__ += ["lime_bar", "text_html", "text", "image_overlay", "rule_card", "comparison_grid"]

@@ -15,8 +15,10 @@ from ..errors import InputError
 from ..results import Attribution
 from ._common import BLUE_WHITE_RED, RowPick, check_positive_int, method_label, row_meta, select_row_output
 
-__all__ = ["image_overlay", "display_image"]
+__all__ = ["image_overlay", "display_image", "heat_style"]
 
+#: colour map of heat maps that are never negative (|gradient|, Grad-CAM)
+SEQUENTIAL = "inferno"
 #: brightness kept by the superpixels that are not highlighted
 DIM = 0.3
 OUTLINE = "#ffd400"
@@ -277,10 +279,26 @@ def _draw_superpixels(img: np.ndarray | None, heat: np.ndarray, segments: np.nda
     return fig
 
 
-def _draw_heat(img: np.ndarray | None, heat: np.ndarray, summed: bool, title: str) -> Figure:
-    scale = float(np.abs(heat[np.isfinite(heat)]).max()) if np.isfinite(heat).any() else 1.0
+def heat_style(heat: np.ndarray) -> tuple[Any, Normalize, np.ndarray]:
+    """(colour map, norm, alpha) for a heat map: a diverging map centred on 0 for signed values, a
+    sequential one from 0 for maps that are never negative (|gradient|, Grad-CAM); opacity grows with
+    |value| so the image shows through where the attribution is 0."""
+    finite = heat[np.isfinite(heat)]
+    scale = float(np.abs(finite).max()) if finite.size else 1.0
     scale = scale or 1.0
-    norm = Normalize(-scale, scale)
+    alpha = 0.85 * np.clip(np.nan_to_num(np.abs(heat) / scale), 0.0, 1.0)
+    if finite.size and finite.min() >= 0:
+        return SEQUENTIAL, Normalize(0.0, scale), alpha
+    return BLUE_WHITE_RED, Normalize(-scale, scale), alpha
+
+
+def grey(img: np.ndarray) -> np.ndarray:
+    """A display image as grey levels (the backdrop of a heat map)."""
+    return img if img.ndim == 2 else img @ np.array([0.299, 0.587, 0.114])
+
+
+def _draw_heat(img: np.ndarray | None, heat: np.ndarray, summed: bool, title: str) -> Figure:
+    cmap, norm, alpha = heat_style(heat)
     n_panels = 2 if img is not None else 1
     fig = Figure(figsize=(_PANEL_IN * n_panels + 0.6, _PANEL_IN + 0.5), layout="constrained")
     axes = fig.subplots(1, n_panels, squeeze=False)[0]
@@ -288,14 +306,12 @@ def _draw_heat(img: np.ndarray | None, heat: np.ndarray, summed: bool, title: st
     if img is not None:
         _show(axes[0], img, "image")
         axes[0].set_title("input", fontsize=10)
-        grey = img if img.ndim == 2 else img @ np.array([0.299, 0.587, 0.114])
-        _show(ax, grey, "image_grey")
-        alpha = 0.85 * np.clip(np.nan_to_num(np.abs(heat) / scale), 0.0, 1.0)
-        _show(ax, heat, "heat", cmap=BLUE_WHITE_RED, norm=norm, alpha=alpha)
+        _show(ax, grey(img), "image_grey")
+        _show(ax, heat, "heat", cmap=cmap, norm=norm, alpha=alpha)
     else:
-        _show(ax, heat, "heat", cmap=BLUE_WHITE_RED, norm=norm)
+        _show(ax, heat, "heat", cmap=cmap, norm=norm)
     ax.set_label("heat")
     ax.set_title("attribution" + (" (summed over channels)" if summed else ""), fontsize=10)
-    fig.colorbar(ScalarMappable(norm=norm, cmap=BLUE_WHITE_RED), ax=ax, shrink=0.8, label="attribution")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8, label="attribution")
     fig.suptitle(title, fontsize=11)
     return fig
