@@ -27,8 +27,15 @@ demo: install
 test: install-dev
 	$(PY) -m pytest
 
-bench: install-dev
-	$(PY) benchmarks/kernel_shap.py
+# The peers measured against. dice-ml is installed without its dependencies: it asks for the plain
+# xgboost wheel, which would pull ~500 MB of CUDA libraries beside the xgboost-cpu build whybox uses.
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
+	$(PIP) -q -e ".[dev,bench]"
+	$(PIP) -q --no-deps "dice-ml>=0.11"
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	for b in kernel_shap tree_shap effects lime_anchors counterfactuals gradients; do $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) whybox-demo build *.egg-info src/*.egg-info

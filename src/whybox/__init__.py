@@ -1,12 +1,12 @@
 """whybox: explain machine-learning models, and check that the explanation can be trusted."""
 
 from .errors import BudgetError, InputError, ModelError, WhyboxError
-from .results import Attribution, Dependence, Importance, Interactions, Rule
+from .results import Attribution, Counterfactuals, Dependence, Importance, Interactions, Rule
 from .auto import explain
 from . import report
-from . import effects, maskers, models, plots, shapley, surrogates
+from . import counterfactuals, effects, maskers, models, plots, shapley, surrogates
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "effects", "maskers", "models", "plots", "report", "shapley", "surrogates", "Attribution", "Dependence",
+__all__ = ["explain", "counterfactuals", "effects", "maskers", "models", "plots", "report", "shapley", "surrogates", "Attribution", "Counterfactuals", "Dependence",
            "Importance", "Interactions", "Rule", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]
