@@ -49,3 +49,8 @@ def test_empty_rule_holds_on_every_text_and_row():
     empty = Rule(conditions=(), precision=1.0, coverage=1.0)
     assert empty.holds(["a text", "another"]).tolist() == [True, True]
     assert empty.holds(pd.DataFrame({"a": [1, 2, 3]})).tolist() == [True, True, True]
+
+
+def test_thresholds_print_on_the_right_side_of_themselves():
+    rule = Rule(conditions=(("income", "<", 39999.5), ("debt", ">", 0.356123)), precision=1, coverage=1)
+    assert rule.conditions_text() == ["income < 39,999.5", "debt > 0.356123"]

@@ -621,9 +621,8 @@ def _format_value(v: Any) -> str:
         return str(f)
     if f == round(f) and abs(f) < 1e15:
         return f"{int(round(f)):,}"
-    if abs(f) >= 1000:
-        return f"{f:,.0f}"
-    return f"{f:.4g}"
+    # six significant digits: a threshold must not print on the wrong side of itself (39,999.5, not 40,000)
+    return f"{f:,.6g}"
 
 
 @dataclass(frozen=True, eq=False)
