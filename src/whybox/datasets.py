@@ -281,3 +281,111 @@ def diabetes(scaled: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     from sklearn.datasets import load_diabetes
     bunch = load_diabetes(as_frame=True, scaled=scaled)
     return bunch.data.copy(), bunch.target.to_numpy().astype(np.float64)
+
+
+# --------------------------------------------------------------------------- the shortcut images
+
+#: class names of `shortcut_images`: y = 0 is a circle, y = 1 a square
+SHORTCUT_CLASSES = ("circle", "square")
+
+
+@dataclass(frozen=True, eq=False)
+class ShortcutImages:
+    """Images whose class is a shape, with a corner marker that may stand in for the class.
+
+    X             (n, 3, size, size) float32 in [0, 1], channels first (the layout PyTorch takes)
+    y             (n,) int64: 0 = circle, 1 = square (`class_names`)
+    marker        (n,) bool: the bright marker is drawn in the corner box
+    marker_box    (y0, y1, x0, x1): the marker's fixed box, rows y0:y1 and columns x0:x1
+    masks         (n, size, size) bool: where the shape is
+    split         "train" or "test"
+    marker_agreement  P(marker | square) = P(no marker | circle) in the training split
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    marker: np.ndarray
+    marker_box: tuple[int, int, int, int]
+    masks: np.ndarray
+    split: str
+    marker_agreement: float
+    seed: int
+    class_names: tuple[str, str] = SHORTCUT_CLASSES
+
+    @property
+    def box_mask(self) -> np.ndarray:
+        """(size, size) bool: True inside `marker_box`."""
+        size = self.X.shape[-1]
+        y0, y1, x0, x1 = self.marker_box
+        m = np.zeros((size, size), dtype=bool)
+        m[y0:y1, x0:x1] = True
+        return m
+
+
+def shortcut_images(n: int = 1000, seed: int = 0, split: str = "train", marker_agreement: float = 0.95,
+                    size: int = 32) -> ShortcutImages:
+    """Circles (y = 0) and squares (y = 1) with a planted shortcut: a bright marker in the top-left corner.
+
+    Each image has a noisy dark background and one shape of random colour, position and size;
+    circles and squares of one draw have the same area, so only the outline tells them apart.
+    In the "train" split the marker is drawn on a square with probability `marker_agreement` and
+    on a circle with probability 1 - marker_agreement, so a model can read the class off the
+    corner; in the "test" split it is drawn on a random half of the images, whatever the class.
+    A model that learned the marker instead of the shape scores high on train and near chance on
+    test. `marker_agreement=0.5` makes the marker carry no information (a control model).
+
+    Arguments:
+      n                 number of images (the classes alternate, then are shuffled: n // 2 squares)
+      seed              same seed and split, same images; the two splits of one seed differ
+      split             "train" (marker agrees with the class) or "test" (marker at random)
+      marker_agreement  the marker/class agreement of the training split, in [0, 1]
+      size              image side in pixels (at least 16)
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if not 0.0 <= float(marker_agreement) <= 1.0:
+        raise ValueError(f"marker_agreement is a probability in [0, 1], got {marker_agreement!r}")
+    if int(size) < 16:
+        raise ValueError(f"size must be at least 16 pixels for the shapes to be told apart, got {size!r}")
+    if int(n) < 1:
+        raise ValueError(f"n must be a positive number of images, got {n!r}")
+    n, size = int(n), int(size)
+    rng = np.random.default_rng([int(seed), 0 if split == "train" else 1])
+    y = rng.permutation(np.arange(n) % 2).astype(np.int64)
+    if split == "train":
+        p = np.where(y == 1, float(marker_agreement), 1.0 - float(marker_agreement))
+    else:
+        p = np.full(n, 0.5)
+    marker = rng.uniform(size=n) < p
+
+    side = max(3, round(size * 5 / 32))
+    box = (1, 1 + side, 1, 1 + side)
+    # the shapes: radius r (the square gets the circle's area), centre clear of the marker box
+    r = rng.uniform(size / 8.0, size / 4.0, size=n)
+    cy, cx = np.empty(n), np.empty(n)
+    todo = np.arange(n)
+    while todo.size:
+        lo, hi = r[todo] + 1.0, size - 1.0 - r[todo]
+        cy[todo] = rng.uniform(lo, hi)
+        cx[todo] = rng.uniform(lo, hi)
+        clear = (cy[todo] - r[todo] > box[1] + 1) | (cx[todo] - r[todo] > box[3] + 1)
+        todo = todo[~clear]
+    yy = np.arange(size)[None, :, None] + 0.5
+    xx = np.arange(size)[None, None, :] + 0.5
+    dy, dx = yy - cy[:, None, None], xx - cx[:, None, None]
+    half = (r * np.sqrt(np.pi) / 2.0)[:, None, None]
+    circle = dy ** 2 + dx ** 2 <= (r ** 2)[:, None, None]
+    square = (np.abs(dy) <= half) & (np.abs(dx) <= half)
+    masks = np.where((y == 1)[:, None, None], square, circle)
+
+    background = rng.uniform(0.0, 0.35, size=(n, 3, 1, 1))
+    colour = rng.uniform(0.45, 1.0, size=(n, 3, 1, 1))
+    X = background + rng.normal(0.0, 0.05, size=(n, 3, size, size))
+    X = np.where(masks[:, None], colour, X)
+    X[marker, :, box[0]:box[1], box[2]:box[3]] = 1.0
+    X = np.clip(X, 0.0, 1.0).astype(np.float32)
+    return ShortcutImages(X=X, y=y, marker=marker, marker_box=box, masks=masks, split=split,
+                          marker_agreement=float(marker_agreement), seed=int(seed))
+
+
+__all__ += ["ShortcutImages", "shortcut_images", "SHORTCUT_CLASSES"]

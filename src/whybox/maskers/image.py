@@ -1,8 +1,12 @@
 """Removing parts of an image: the image is cut into superpixels and a removed superpixel is filled in.
 
 A coalition is a boolean keep-mask over the superpixels: kept superpixels show the image, removed
-ones show a replacement (their own mean colour, a blurred copy of the image, a constant or a given
-image). Images are one array each: (H, W) grey, or (H, W, C) / (C, H, W) with C channels.
+ones show a replacement (their own mean colour, the image's mean colour, a blurred copy of the
+image, an inpainting of the hole from the kept pixels, a constant or a given image). Images are one
+array each: (H, W) grey, or (H, W, C) / (C, H, W) with C channels.
+
+For partition SHAP the masker also cuts the image into a hierarchy of rectangles (`regions`):
+halves of halves down to `min_region` pixels, whose leaves play the part of the superpixels.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
+from .hierarchy import Hierarchy, rectangles
 
 __all__ = ["ImageMasker", "image_channel_axis"]
 
 SEGMENTATIONS = ("slic", "quickshift", "felzenszwalb", "grid")
+#: the named fills; "inpaint" is OpenCV's Telea method, "inpaint_ns" its Navier-Stokes one
+FILLS = ("mean", "image_mean", "blur", "inpaint", "inpaint_telea", "inpaint_ns")
 _CHANNEL_SIZES = (1, 3, 4)
 
 
@@ -52,13 +59,20 @@ class ImageMasker:
       segmentation   "slic", "quickshift", "felzenszwalb", "grid" or a function image -> (H, W) int labels
       n_segments     about how many superpixels ("slic" and "grid"; quickshift and felzenszwalb set their
                      size through `segmentation_kwargs`)
-      fill           what a removed superpixel shows: "mean" (its own mean colour, lime's default), "blur"
-                     (a Gaussian-blurred copy of the image), a number, or an array broadcastable to the image
+      fill           what a removed superpixel shows: "mean" (its own mean colour, lime's default),
+                     "image_mean" (the whole image's mean colour), "blur" (a Gaussian-blurred copy of the
+                     image), "inpaint" / "inpaint_telea" or "inpaint_ns" (OpenCV's inpainting of the removed
+                     pixels from the kept ones, per coalition; needs opencv-python-headless, the `image`
+                     extra; where nothing is kept it shows the image's mean colour), a number, or an array
+                     broadcastable to the image
       channel_axis   None (auto: last axis if it has 1, 3 or 4 entries, else the first), 0 or -1
       compactness    SLIC's colour/space trade-off; None: 10 for RGB (SLIC works in Lab), 0.1 otherwise
                      (grey or other channel counts, scaled to [0, 1])
       blur_sigma     Gaussian sigma in pixels for fill="blur"; None: max(H, W) / 16
       segmentation_kwargs  extra keyword arguments for the scikit-image segmentation function
+      min_region     largest side in pixels of the smallest rectangles of `regions()` (partition SHAP);
+                     None: max(1, max(H, W) // 32)
+      inpaint_radius OpenCV's inpainting radius in pixels
 
     Images are rescaled to [0, 1] (min-max over the whole image) before segmentation only; the fill
     works on the original values and keeps the image's dtype.
@@ -67,14 +81,21 @@ class ImageMasker:
     def __init__(self, segmentation: str | Callable[[np.ndarray], np.ndarray] = "slic", n_segments: int = 50, *,
                  fill: str | float | np.ndarray = "mean", channel_axis: int | None = None,
                  compactness: float | None = None, blur_sigma: float | None = None,
-                 segmentation_kwargs: dict | None = None) -> None:
+                 segmentation_kwargs: dict | None = None, min_region: int | None = None,
+                 inpaint_radius: float = 3.0) -> None:
         if not callable(segmentation) and segmentation not in SEGMENTATIONS:
             raise InputError(f"unknown segmentation {segmentation!r}; choose one of {list(SEGMENTATIONS)} or pass "
                              "a function image -> (H, W) integer labels")
         if isinstance(n_segments, bool) or not isinstance(n_segments, (int, np.integer)) or n_segments < 1:
             raise InputError(f"n_segments must be a whole number >= 1, got {n_segments!r}")
-        if isinstance(fill, str) and fill not in ("mean", "blur"):
-            raise InputError(f"unknown fill {fill!r}; use 'mean', 'blur', a number or an image-shaped array")
+        if isinstance(fill, str) and fill not in FILLS:
+            raise InputError(f"unknown fill {fill!r}; use one of {list(FILLS)}, a number or an image-shaped array")
+        if isinstance(fill, str) and fill.startswith("inpaint"):
+            try:
+                import cv2  # noqa: F401
+            except ModuleNotFoundError:
+                raise InputError(f"fill={fill!r} needs OpenCV: pip install opencv-python-headless (or "
+                                 "whybox[image]); or use fill='blur' or 'image_mean'") from None
         if not isinstance(fill, str) and not np.all(np.isfinite(np.asarray(fill, dtype=float))):
             raise InputError("fill must be finite; use a number such as 0.0 or an image of finite values")
         if channel_axis not in (None, 0, 2, -1, -3):
@@ -82,6 +103,11 @@ class ImageMasker:
                              f"got {channel_axis!r}")
         if blur_sigma is not None and not blur_sigma > 0:
             raise InputError(f"blur_sigma must be > 0 pixels, got {blur_sigma!r}")
+        if min_region is not None and (isinstance(min_region, bool) or not isinstance(min_region, (int, np.integer))
+                                       or min_region < 1):
+            raise InputError(f"min_region must be a whole number of pixels >= 1 (or None), got {min_region!r}")
+        if not inpaint_radius > 0:
+            raise InputError(f"inpaint_radius must be > 0 pixels, got {inpaint_radius!r}")
         self.segmentation = segmentation
         self.n_segments = int(n_segments)
         self.fill_with = fill
@@ -89,6 +115,13 @@ class ImageMasker:
         self.compactness = compactness
         self.blur_sigma = blur_sigma
         self.segmentation_kwargs = dict(segmentation_kwargs or {})
+        self.min_region = None if min_region is None else int(min_region)
+        self.inpaint_radius = float(inpaint_radius)
+
+    @property
+    def per_coalition(self) -> bool:
+        """True when the fill depends on the coalition (inpainting), so no fixed replacement exists."""
+        return isinstance(self.fill_with, str) and self.fill_with.startswith("inpaint")
 
     # ------------------------------------------------------------------ shape
     def check(self, image: Any, what: str = "image") -> np.ndarray:
@@ -179,15 +212,36 @@ class ImageMasker:
         img = a if c > 1 else a[:, :, 0]
         return seg.felzenszwalb(img, channel_axis=-1 if c > 1 else None, **kw)
 
+    # ------------------------------------------------------------------ region hierarchy
+    def regions(self, image: Any, min_region: int | None = None) -> Hierarchy:
+        """The rectangle hierarchy of one image (partition SHAP's players): the image halved along its
+        longer side, recursively, until no side exceeds `min_region` pixels (default: the masker's,
+        else max(1, max(H, W) // 32)). `Hierarchy.labels` maps each pixel to its smallest rectangle,
+        which `fill` takes as `segments`.
+        """
+        image = self.check(image)
+        h, w = self.spatial_shape(image.shape, image_channel_axis(image.shape, self.channel_axis))
+        size = min_region if min_region is not None else self.min_region
+        if size is None:
+            size = max(1, max(h, w) // 32)
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise InputError(f"min_region must be a whole number of pixels >= 1, got {size!r}")
+        return rectangles(h, w, int(size))
+
     # ------------------------------------------------------------------ filling
-    def replacement(self, image: Any, segments: np.ndarray) -> np.ndarray:
-        """What removed pixels show, shaped and typed like the image."""
+    def replacement(self, image: Any, segments: np.ndarray) -> np.ndarray | None:
+        """What removed pixels show, shaped and typed like the image; None for inpainting, whose
+        replacement depends on the coalition (`fill` computes it per coalition)."""
         image = self.check(image)
         a, axis = self._hwc(image)
         h, w, c = a.shape
         segments = self._check_segments(segments, (h, w))
         fill = self.fill_with
-        if isinstance(fill, str) and fill == "mean":
+        if self.per_coalition:
+            return None
+        if isinstance(fill, str) and fill == "image_mean":
+            r = np.broadcast_to(a.mean(axis=(0, 1)), a.shape)
+        elif isinstance(fill, str) and fill == "mean":
             n_seg = int(segments.max()) + 1
             flat = segments.ravel()
             counts = np.bincount(flat, minlength=n_seg).astype(float)
@@ -229,11 +283,42 @@ class ImageMasker:
         if replacement is None:
             replacement = self.replacement(image, segments)
         keep = masks[:, segments]  # (c, H, W)
+        if replacement is None:  # inpainting: one replacement per coalition
+            return self._inpaint(image, keep)
         if axis == 2:
             keep = keep[:, :, :, None]
         elif axis == 0:
             keep = keep[:, None, :, :]
         return np.where(keep, image[None], replacement[None])
+
+    def _inpaint(self, image: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """(c, H, W) pixel keep-masks -> (c, *image.shape) images with the removed pixels inpainted."""
+        import cv2
+
+        a, axis = self._hwc(image)
+        flag = cv2.INPAINT_NS if self.fill_with == "inpaint_ns" else cv2.INPAINT_TELEA
+        # OpenCV inpaints 8-bit images reliably (its float path is not, in some versions): scale each
+        # channel to 0..255, inpaint, scale back; kept pixels keep their exact values
+        lo, hi = a.min(axis=(0, 1)), a.max(axis=(0, 1))
+        span = np.where(hi > lo, hi - lo, 1.0)
+        as_bytes = np.rint((a - lo) / span * 255.0).astype(np.uint8)
+        mean = a.mean(axis=(0, 1))
+        out = np.repeat(a[None], keep.shape[0], axis=0)  # (c, H, W, C)
+        for i, kept in enumerate(keep):
+            if kept.all():
+                continue
+            if not kept.any():  # nothing to inpaint from
+                out[i] = mean
+                continue
+            hole = (~kept).astype(np.uint8)
+            for k in range(a.shape[2]):
+                filled = cv2.inpaint(np.ascontiguousarray(as_bytes[:, :, k]), hole, self.inpaint_radius, flag)
+                out[i, :, :, k] = np.where(kept, a[:, :, k], filled * (span[k] / 255.0) + lo[k])
+        if axis is None:
+            out = out[..., 0]
+        elif axis == 0:
+            out = np.moveaxis(out, -1, 1)
+        return _as_dtype(out, image.dtype)
 
     @staticmethod
     def _check_segments(segments: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

@@ -7,3 +7,6 @@ from .tree import TreeShap
 from .permutation import PermutationShap
 
 __all__ = ["ExactShapley", "KernelShap", "LinearShap", "TreeShap", "PermutationShap"]
+from .partition import PartitionShap
+
+__all__ += ["PartitionShap"]
