@@ -181,7 +181,11 @@ class ImageMasker:
         return labels.reshape(h, w).astype(np.int64)
 
     def _skimage(self, a: np.ndarray) -> np.ndarray:
-        from skimage import segmentation as seg
+        try:
+            from skimage import segmentation as seg
+        except ModuleNotFoundError:
+            raise InputError(f"segmentation={self.segmentation!r} needs scikit-image: pip install 'whybox[image]', "
+                             "or use segmentation='grid', which needs nothing") from None
 
         lo, hi = float(a.min()), float(a.max())
         a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
@@ -293,7 +297,11 @@ class ImageMasker:
 
     def _inpaint(self, image: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """(c, H, W) pixel keep-masks -> (c, *image.shape) images with the removed pixels inpainted."""
-        import cv2
+        try:
+            import cv2
+        except ModuleNotFoundError:
+            raise InputError("the inpainting fill needs OpenCV: pip install 'whybox[image]', or use fill='blur' "
+                             "or 'image_mean'") from None
 
         a, axis = self._hwc(image)
         flag = cv2.INPAINT_NS if self.fill_with == "inpaint_ns" else cv2.INPAINT_TELEA
