@@ -9,39 +9,12 @@ import pytest
 torch = pytest.importorskip("torch")
 captum_attr = pytest.importorskip("captum.attr")
 
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from whybox.gradients import (GradCam, InputXGradient, IntegratedGradients, LayerIntegratedGradients,  # noqa: E402
                               Saliency, SmoothGrad)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor")
-
-
-class SmallCNN(nn.Module):
-    def __init__(self, classes: int = 4) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
-        self.conv3 = nn.Conv2d(8, 16, 3, padding=1)
-        self.fc = nn.Linear(16, classes)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.relu(self.conv2(x))
-        x = F.relu(self.conv3(x))
-        return self.fc(x.mean((2, 3)))
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    torch.manual_seed(0)
-    m = SmallCNN()
-    for mod in m.modules():
-        if isinstance(mod, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
-            nn.init.normal_(mod.bias, std=0.1)
-    return m.eval()
 
 
 @pytest.fixture(scope="module")

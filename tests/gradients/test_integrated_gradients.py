@@ -8,38 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from whybox import Attribution  # noqa: E402
 from whybox.gradients import IntegratedGradients, LayerIntegratedGradients, Saliency, SmoothGrad  # noqa: E402
 from whybox.gradients.integrated import gaussian_blur, quadrature  # noqa: E402
-
-
-class SmallCNN(nn.Module):
-    def __init__(self, classes: int = 4) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
-        self.conv3 = nn.Conv2d(8, 16, 3, padding=1)
-        self.fc = nn.Linear(16, classes)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.relu(self.conv2(x))
-        x = F.relu(self.conv3(x))
-        return self.fc(x.mean((2, 3)))
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    torch.manual_seed(0)
-    m = SmallCNN()
-    for mod in m.modules():
-        if isinstance(mod, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
-            nn.init.normal_(mod.bias, std=0.1)
-    return m.eval()
 
 
 @pytest.fixture(scope="module")
@@ -165,8 +138,8 @@ def test_without_multiplying_by_inputs(cnn, x):
     assert "completeness_gap" not in plain.meta and np.all(plain.base_values == 0)
 
 
-def test_ig_of_a_model_in_float64_and_a_row_slice(cnn, x):
-    model64 = SmallCNN().double().eval()
+def test_ig_of_a_model_in_float64_and_a_row_slice(cnn, x, small_cnn_class):
+    model64 = small_cnn_class().double().eval()
     attr = IntegratedGradients(model64).explain(x.numpy(), target=1, n_steps=64)
     assert attr.values.dtype == np.float64
     assert np.all(np.abs(attr.meta["relative_completeness_gap"]) < 0.01)

@@ -66,7 +66,7 @@ def test_codes_table_wording_and_pooling(denied):
     assert by_code["R02"].contribution == pytest.approx(pooled)
     assert set(by_code["R02"].features) == {"debt", "prior_defaults"}
     income = rows.iloc[0]["income"]
-    assert by_code["R01"].text == f"Income of {income:.3g} thousand is insufficient"
+    assert by_code["R01"].text == f"Income of {income:,.6g} thousand is insufficient"
     assert [r.contribution for r in reasons] == sorted((r.contribution for r in reasons), reverse=True)
     assert len({r.code for r in reasons}) == len(reasons)
     assert all(r.contribution > 0 for r in reasons)

@@ -9,7 +9,6 @@ notice states its principal reasons.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..results import Attribution
+from ..results._format import format_value
 
 __all__ = ["Reason", "reason_codes"]
 
@@ -44,17 +44,6 @@ class Reason:
 
     def __str__(self) -> str:
         return f"{self.rank}. [{self.code}] {self.text}"
-
-
-def _format(v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        return str(v)
-    f = float(v)
-    if not math.isfinite(f):
-        return str(f)
-    if f == round(f) and abs(f) < 1e15:
-        return f"{int(round(f)):,}"
-    return f"{f:,.0f}" if abs(f) >= 1000 else f"{f:.3g}"
 
 
 def _entry(codes: Mapping[str, Any] | None, feature: str) -> tuple[str, str]:
@@ -87,7 +76,7 @@ def _one_row(values: np.ndarray, data: np.ndarray | None, names: tuple[str, ...]
     out = []
     for rank, p in enumerate(ranked[:top], 1):
         code = p["code"]
-        shown = ", ".join(_format(v) for v in p["values"]) if data is not None else "its value"
+        shown = ", ".join(format_value(v) for v in p["values"]) if data is not None else "its value"
         try:
             text = p["template"].format(feature=" and ".join(p["features"]), value=shown)
         except (KeyError, IndexError) as e:

@@ -10,19 +10,19 @@ import numpy as np
 import pandas as pd
 
 from ._json import _names, decode_array, encode_array, to_jsonable
-from .rule import _format_value
+from ._format import format_value
 
 
 _CF_STATUS = ("found", "not_found", "already")
 
 
 def _format_change(v: Any, query: Any) -> str:
-    """`_format_value(v)`, with more digits where rounding would understate the change from `query`.
+    """`format_value(v)`, with more digits where rounding would understate the change from `query`.
 
     "income 1" for a counterfactual income of 1.00001 that had to exceed 1 would tell a person to do
     too little; the number shown is never nearer the query's value than the counterfactual's own.
     """
-    text = _format_value(v)
+    text = format_value(v)
     if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)) \
             or not isinstance(query, (int, float, np.integer, np.floating)):
         return text
@@ -253,7 +253,7 @@ class Counterfactuals:
                 return str(f(v))
             if name in self.integers and isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
                 return f"{int(v):,}"
-            return _format_change(v, query) if query is not None else _format_value(v)
+            return _format_change(v, query) if query is not None else format_value(v)
 
         def outcome(label: Any) -> str:
             if outcome_names:
@@ -266,17 +266,17 @@ class Counterfactuals:
             if self.target_kind == "range":
                 lo, hi = target
                 if lo is not None and hi is not None:
-                    return f"the prediction between {_format_value(lo)} and {_format_value(hi)}"
+                    return f"the prediction between {format_value(lo)} and {format_value(hi)}"
                 if lo is not None:
-                    return f"the prediction at least {_format_value(lo)}"
-                return f"the prediction at most {_format_value(hi)}"
+                    return f"the prediction at least {format_value(lo)}"
+                return f"the prediction at most {format_value(hi)}"
             return "the decision " + " or ".join(outcome(t) for t in target)
 
         who = f"{subject} " if subject else ""
         out = []
         for i in range(len(self)):
             if self.status[i] == "already":
-                now = (f"prediction is already {_format_value(self.query_outputs[i, 0])}"
+                now = (f"prediction is already {format_value(self.query_outputs[i, 0])}"
                        if self.target_kind == "range" else f"decision is already {outcome(self.query_decisions[i])}")
                 out.append([f"The {now}; nothing needs to change."])
                 continue
@@ -292,8 +292,8 @@ class Counterfactuals:
                     parts.append(f"{who}{label} been {fmt(name, self.rows[r, j], self.queries[i, j])} instead of "
                                  f"{fmt(name, self.queries[i, j])}")
                 if self.target_kind == "range":
-                    then = (f"the prediction would have been {_format_value(self.outputs[r, 0])} instead of "
-                            f"{_format_value(self.query_outputs[i, 0])}")
+                    then = (f"the prediction would have been {format_value(self.outputs[r, 0])} instead of "
+                            f"{format_value(self.query_outputs[i, 0])}")
                 else:
                     then = f"the decision would have been {outcome(self.decisions[r])}"
                 sentences.append(f"Had {_join_and(parts)}, {then}.")

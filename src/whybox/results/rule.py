@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._format import format_value
 from ._json import _names, decode_array, encode_array, to_jsonable
 
 
@@ -19,21 +19,6 @@ WORD_PATTERN = r"\w+(?:'\w+)*"
 
 
 _RULE_OPS = ("<", "<=", ">", ">=", "==", "!=", "in", "contains")
-
-
-def _format_value(v: Any) -> str:
-    """A value as a person writes it: 40,000 not 40000.0; 0.25 not 0.250000001; strings as they are."""
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return "{" + ", ".join(_format_value(x) for x in v) + "}"
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        return str(v)
-    f = float(v)
-    if not math.isfinite(f):
-        return str(f)
-    if f == round(f) and abs(f) < 1e15:
-        return f"{int(round(f)):,}"
-    # six significant digits: a threshold must not print on the wrong side of itself (39,999.5, not 40,000)
-    return f"{f:,.6g}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,9 +120,9 @@ class Rule:
             if op == "contains":
                 out.append(f'contains "{value}"')
             elif op == "in":
-                out.append(f"{name} in {_format_value(value)}")
+                out.append(f"{name} in {format_value(value)}")
             else:
-                out.append(f"{name} {op} {_format_value(value)}")
+                out.append(f"{name} {op} {format_value(value)}")
         return out
 
     def to_text(self) -> str:
