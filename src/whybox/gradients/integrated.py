@@ -129,6 +129,20 @@ def _completeness(attr: torch.Tensor, fx_t: torch.Tensor, base: torch.Tensor) ->
     return {"completeness_gap": gap, "relative_completeness_gap": rel}
 
 
+
+def _fit_rows(value: Any, x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor | None:
+    """`value` as a tensor shaped like x: one input's shape is repeated for every row, a batch is cut to
+    `rows`; None when it fits neither way."""
+    t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    t = t.to(device=x.device, dtype=x.dtype)
+    if tuple(t.shape) == tuple(x.shape[1:]):
+        return t.expand_as(x).clone()
+    if t.ndim == x.ndim and tuple(t.shape[1:]) == tuple(x.shape[1:]):
+        t = row_take(t, rows)
+        if t.shape[0] == x.shape[0]:
+            return t.clone()
+    return None
+
 class IntegratedGradients(GradientExplainer):
     """Integrated gradients: values = (x - b) * integral_0^1 grad f_t(b + a (x - b)) da.
 
@@ -187,14 +201,10 @@ class IntegratedGradients(GradientExplainer):
             raise InputError("baseline must be 'zeros', 'blur', 'uniform', a number or a tensor, not a bool")
         if isinstance(spec, (int, float, np.integer, np.floating)):
             return torch.full_like(x, float(spec))
-        t = spec.detach() if isinstance(spec, torch.Tensor) else torch.as_tensor(np.asarray(spec))
-        t = t.to(device=x.device, dtype=x.dtype)
-        if tuple(t.shape) == tuple(x.shape[1:]):
-            return t.expand_as(x).clone()
-        if t.ndim == x.ndim and tuple(t.shape[1:]) == tuple(x.shape[1:]):
-            t = row_take(t, rows)
-            if t.shape[0] == x.shape[0]:
-                return t.clone()
+        t = _fit_rows(spec, x, rows)
+        if t is not None:
+            return t
+        t = torch.as_tensor(np.asarray(spec)) if not isinstance(spec, torch.Tensor) else spec
         raise InputError(f"a baseline of shape {tuple(t.shape)} does not fit inputs of shape "
                          f"{tuple(x.shape if rows is None else (int(rows.max()) + 1, *x.shape[1:]))}; give one "
                          "input's shape (*input_shape), one baseline per row (n, *input_shape), or several "
@@ -296,14 +306,10 @@ class LayerIntegratedGradients(GradientExplainer):
     def _baseline_ids(self, ids: Any, x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
         if isinstance(ids, (int, np.integer, float)) and not isinstance(ids, bool):
             return torch.full_like(x, ids)
-        t = ids.detach() if isinstance(ids, torch.Tensor) else torch.as_tensor(np.asarray(ids))
-        t = t.to(device=x.device, dtype=x.dtype)
-        if tuple(t.shape) == tuple(x.shape[1:]):
-            return t.expand_as(x).clone()
-        if t.ndim == x.ndim and tuple(t.shape[1:]) == tuple(x.shape[1:]):
-            t = row_take(t, rows)
-            if t.shape[0] == x.shape[0]:
-                return t
+        t = _fit_rows(ids, x, rows)
+        if t is not None:
+            return t
+        t = torch.as_tensor(np.asarray(ids)) if not isinstance(ids, torch.Tensor) else ids
         raise InputError(f"baseline_ids of shape {tuple(t.shape)} do not fit inputs of shape {tuple(x.shape)}; give "
                          "one id, one input's shape, or one row per input")
 
