@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from whybox.datasets import ShortcutImages, shortcut_images
+from whybox.datasets import ShortcutImages, marker_pattern, shortcut_images
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,10 @@ def test_arrays_have_the_stated_shapes_and_ranges(train):
     assert train.y.dtype == np.int64 and np.bincount(train.y).tolist() == [1000, 1000]
     assert train.marker.shape == (2000,) and train.marker.dtype == bool
     assert train.masks.shape == (2000, 32, 32) and train.masks.dtype == bool
-    assert train.marker_box == (1, 6, 1, 6) and train.box_mask.sum() == 25     # 2.4 % of the image
+    assert train.marker_box == (1, 9, 1, 9) and train.box_mask.sum() == 64     # 6.25 % of the image
     assert train.class_names == ("circle", "square")
     small = shortcut_images(10, seed=1, size=16)
-    assert small.X.shape == (10, 3, 16, 16) and small.box_mask.sum() == 9
+    assert small.X.shape == (10, 3, 16, 16) and small.box_mask.sum() == 16
 
 
 def test_the_marker_agrees_with_the_class_in_train_and_is_random_in_test(train, held_out):
@@ -46,8 +46,9 @@ def test_shapes_lie_where_the_masks_say_and_the_marker_in_its_box(train):
         inside = X[i][:, masks[i]]                         # (3, pixels): one flat colour
         assert np.ptp(inside, axis=1).max() < 1e-6
         assert not (masks[i] & box).any()                  # the shape never covers the marker box
-        corner = X[i][:, box]
-        assert np.all(corner == 1.0) == bool(train.marker[i])
+        y0, y1, x0, x1 = train.marker_box
+        corner = X[i][:, y0:y1, x0:x1]
+        assert np.all(corner == marker_pattern(y1 - y0)) == bool(train.marker[i])
     # circles and squares of one draw have the same area, so size does not give the class away
     area = masks.sum(axis=(1, 2))
     assert abs(area[train.y == 0].mean() / area[train.y == 1].mean() - 1) < 0.05
@@ -58,6 +59,13 @@ def test_shapes_lie_where_the_masks_say_and_the_marker_in_its_box(train):
         fill.append(area[i] / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)))
     fill = np.array(fill)
     assert fill[train.y[:200] == 1].min() > 0.95 and fill[train.y[:200] == 0].max() < 0.9
+
+
+def test_the_marker_is_a_white_x_on_black():
+    p = marker_pattern(8)
+    assert p.shape == (8, 8) and set(np.unique(p)) == {0.0, 1.0} and p.sum() == 16
+    assert np.array_equal(p, p[::-1]) and np.array_equal(p, p.T) and np.all(np.diag(p) == 1.0)
+    assert marker_pattern(5).sum() == 9                    # odd sides share the centre pixel
 
 
 def test_same_seed_same_images_and_the_splits_differ():

@@ -295,7 +295,7 @@ class ShortcutImages:
 
     X             (n, 3, size, size) float32 in [0, 1], channels first (the layout PyTorch takes)
     y             (n,) int64: 0 = circle, 1 = square (`class_names`)
-    marker        (n,) bool: the bright marker is drawn in the corner box
+    marker        (n,) bool: the marker (`marker_pattern`, a white X on black) is drawn in the corner box
     marker_box    (y0, y1, x0, x1): the marker's fixed box, rows y0:y1 and columns x0:x1
     masks         (n, size, size) bool: where the shape is
     split         "train" or "test"
@@ -322,11 +322,22 @@ class ShortcutImages:
         return m
 
 
+def marker_pattern(side: int) -> np.ndarray:
+    """(side, side) float: the shortcut marker, a white X (the box's two diagonals) on black.
+
+    A pattern no shape has (the shapes are flat-coloured discs and squares, the background dark and
+    nearly flat), so a model that reads the marker reads it with detectors of its own."""
+    i = np.arange(int(side))
+    return ((i[:, None] == i[None, :]) | (i[:, None] + i[None, :] == int(side) - 1)).astype(np.float64)
+
+
 def shortcut_images(n: int = 1000, seed: int = 0, split: str = "train", marker_agreement: float = 0.95,
                     size: int = 32) -> ShortcutImages:
-    """Circles (y = 0) and squares (y = 1) with a planted shortcut: a bright marker in the top-left corner.
+    """Circles (y = 0) and squares (y = 1) with a planted shortcut: a marker in the top-left corner.
 
-    Each image has a noisy dark background and one shape of random colour, position and size;
+    The marker is a white X on black (`marker_pattern`) filling a size/4 x size/4 box one pixel in from
+    the corner (8 x 8 pixels of a 32 x 32 image, 6.25 %). Each image has a dark background of one
+    random colour with faint pixel noise (sd 0.01) and one flat shape of random colour, position and size;
     circles and squares of one draw have the same area, so only the outline tells them apart.
     In the "train" split the marker is drawn on a square with probability `marker_agreement` and
     on a circle with probability 1 - marker_agreement, so a model can read the class off the
@@ -358,7 +369,7 @@ def shortcut_images(n: int = 1000, seed: int = 0, split: str = "train", marker_a
         p = np.full(n, 0.5)
     marker = rng.uniform(size=n) < p
 
-    side = max(3, round(size * 5 / 32))
+    side = max(3, round(size / 4))
     box = (1, 1 + side, 1, 1 + side)
     # the shapes: radius r (the square gets the circle's area), centre clear of the marker box
     r = rng.uniform(size / 8.0, size / 4.0, size=n)
@@ -380,12 +391,12 @@ def shortcut_images(n: int = 1000, seed: int = 0, split: str = "train", marker_a
 
     background = rng.uniform(0.0, 0.35, size=(n, 3, 1, 1))
     colour = rng.uniform(0.45, 1.0, size=(n, 3, 1, 1))
-    X = background + rng.normal(0.0, 0.05, size=(n, 3, size, size))
+    X = background + rng.normal(0.0, 0.01, size=(n, 3, size, size))
     X = np.where(masks[:, None], colour, X)
-    X[marker, :, box[0]:box[1], box[2]:box[3]] = 1.0
+    X[marker, :, box[0]:box[1], box[2]:box[3]] = marker_pattern(side)
     X = np.clip(X, 0.0, 1.0).astype(np.float32)
     return ShortcutImages(X=X, y=y, marker=marker, marker_box=box, masks=masks, split=split,
                           marker_agreement=float(marker_agreement), seed=int(seed))
 
 
-__all__ += ["ShortcutImages", "shortcut_images", "SHORTCUT_CLASSES"]
+__all__ += ["ShortcutImages", "shortcut_images", "marker_pattern", "SHORTCUT_CLASSES"]

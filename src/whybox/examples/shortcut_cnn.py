@@ -23,8 +23,12 @@ __all__ = ["ShortcutCNN", "train_shortcut_model", "accuracy", "predict_logits"]
 
 
 class ShortcutCNN(nn.Module):
-    """conv1 (3 -> c1) - ReLU - 2x2 max pool - conv2 (c1 -> c2) - ReLU - conv3 (c2 -> c3) - ReLU
-    - global average pool - linear (c3 -> classes); returns logits (n, classes).
+    """conv1 (3 -> c1) - ReLU - conv2 (c1 -> c2) - ReLU - conv3 (c2 -> c3) - ReLU - global average
+    pool - linear (c3 -> classes); returns logits (n, classes).
+
+    No pooling before the global average: every conv layer keeps the input's resolution, so a
+    feature map (Grad-CAM's conv3) says where on the image's own pixel grid the evidence sits, and
+    each conv3 position sees a 7 x 7 patch, about the marker's size.
 
     Arguments:
       channels   widths of conv1, conv2, conv3 (3 x 3 kernels, padding 1)
@@ -41,7 +45,6 @@ class ShortcutCNN(nn.Module):
         c1, c2, c3 = channels
         self.conv1 = nn.Conv2d(3, c1, 3, padding=1)
         self.relu1 = nn.ReLU()
-        self.pool = nn.MaxPool2d(2)
         self.conv2 = nn.Conv2d(c1, c2, 3, padding=1)
         self.relu2 = nn.ReLU()
         self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
@@ -49,8 +52,8 @@ class ShortcutCNN(nn.Module):
         self.fc = nn.Linear(c3, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.pool(self.relu1(self.conv1(x)))
-        h = self.relu3(self.conv3(self.relu2(self.conv2(h))))
+        h = self.relu2(self.conv2(self.relu1(self.conv1(x))))
+        h = self.relu3(self.conv3(h))
         logits = self.fc(h.mean(dim=(2, 3)))
         return logits - logits.mean(dim=1, keepdim=True) if self.centred else logits
 
