@@ -4,9 +4,9 @@ from .errors import BudgetError, InputError, ModelError, WhyboxError
 from .results import Attribution, Counterfactuals, Dependence, Importance, Interactions, Rule
 from .auto import explain
 from . import report
-from . import counterfactuals, effects, maskers, models, plots, shapley, surrogates
+from . import counterfactuals, effects, evaluate, maskers, models, plots, shapley, surrogates
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "counterfactuals", "effects", "maskers", "models", "plots", "report", "shapley", "surrogates", "Attribution", "Counterfactuals", "Dependence",
+__all__ = ["explain", "counterfactuals", "effects", "evaluate", "maskers", "models", "plots", "report", "shapley", "surrogates", "Attribution", "Counterfactuals", "Dependence",
            "Importance", "Interactions", "Rule", "WhyboxError", "InputError", "ModelError", "BudgetError", "__version__"]
