@@ -27,15 +27,16 @@ demo: install
 test: install-dev
 	$(PY) -m pytest
 
-# The peers measured against. dice-ml is installed without its dependencies: it asks for the plain
-# xgboost wheel, which would pull ~500 MB of CUDA libraries beside the xgboost-cpu build whybox uses.
+# The peers measured against. dice-ml and quantus are installed without their dependencies: dice-ml
+# asks for the plain xgboost wheel (~500 MB of CUDA libraries beside the xgboost-cpu build whybox
+# uses), quantus for opencv-python, which would clash with the opencv-python-headless build here.
 $(VENV)/.installed-bench: $(VENV)/.installed-dev
 	$(PIP) -q -e ".[dev,bench]"
-	$(PIP) -q --no-deps "dice-ml>=0.11"
+	$(PIP) -q --no-deps "dice-ml>=0.11" "quantus>=0.5"
 	touch $@
 
 bench: $(VENV)/.installed-bench
-	for b in kernel_shap tree_shap effects lime_anchors counterfactuals gradients; do $(PY) benchmarks/$$b.py || exit 1; done
+	for b in kernel_shap tree_shap effects lime_anchors counterfactuals gradients evaluate; do $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) whybox-demo build *.egg-info src/*.egg-info
