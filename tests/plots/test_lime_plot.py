@@ -107,3 +107,17 @@ def test_text_rows_are_labelled_by_their_words():
     ax = lime_bar(attr, row=1).axes[0]
     assert labels_top_down(ax) == ["dull", "long"]
     assert bars_top_down(ax)[1] == pytest.approx([-0.7, -0.2])
+
+
+def test_tabular_lime_labels_are_its_interpretable_conditions():
+    from whybox.surrogates import Lime
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    attr = Lime(lambda Z: 2 * Z[:, 0] - Z[:, 1], X, seed=0).explain(X[:2], num_samples=300)
+    ax = lime_bar(attr, row=1).axes[0]
+    conditions = attr.meta["interpretable"][1]
+    shown = labels_top_down(ax)
+    assert shown and all(label in conditions for label in shown)
+    # the strongest bar is feature 0's condition, with feature 0's weight
+    assert shown[0] == conditions[0] and bars_top_down(ax)[1][0] == pytest.approx(attr.values[1, 0])

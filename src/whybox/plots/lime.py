@@ -52,7 +52,12 @@ def lime_bar(attr: Attribution, row: int = 0, output: int | str | None = None, m
     selected = np.flatnonzero(np.isfinite(values) & (values != 0))
 
     shown, rest = top_and_rest(values[selected], max_display)
-    labels = [_label(names, data, int(selected[k])) for k in shown]
+    # LIME's own features are statements about the row ("41.6 < income <= 57.2"): show them when known
+    conditions = row_meta(attr.meta, "interpretable", pick)
+    if isinstance(conditions, (list, tuple)) and len(conditions) == values.shape[0]:
+        labels = [str(conditions[int(selected[k])]) for k in shown]
+    else:
+        labels = [_label(names, data, int(selected[k])) for k in shown]
     widths = [float(values[selected[k]]) for k in shown]
     if rest.size:
         labels.append(other_label(rest.size, summed=True))
