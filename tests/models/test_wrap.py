@@ -141,3 +141,23 @@ def test_evaluate_raw_passes_texts_through_in_counted_batches():
     out = m.evaluate_raw(["good good", "bad", "good bad", "meh", "good"])
     assert out.tolist() == [[2, 0], [0, 1], [1, 1], [0, 0], [1, 0]]
     assert seen == [2, 2, 1] and m.n_evals == 5 and m.n_calls == 3
+
+
+def test_wrap_takes_a_torch_module_and_leaves_its_state_alone():
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 2))
+    net.train()
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    with torch.no_grad():
+        net.eval()
+        logits = net(torch.as_tensor(X, dtype=torch.float32)).numpy()
+        net.train()
+    m = wrap(net)
+    np.testing.assert_allclose(m(X), logits, rtol=1e-6)          # eval mode: dropout off
+    assert net.training and all(mod.training for mod in net.modules())
+    assert all(p.grad is None for p in net.parameters())
+    probs = wrap(net, output="probability")(X)
+    np.testing.assert_allclose(probs, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), rtol=1e-5)
+    assert m.kind.startswith("torch:")
+    with pytest.raises(InputError, match="PyTorch"):
+        wrap(net, output="log_odds")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import sys
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -30,7 +29,7 @@ from ..errors import BudgetError, InputError
 from ..maskers.hierarchy import Hierarchy, as_hierarchy
 from ..maskers.image import ImageMasker, image_channel_axis
 from ..maskers.tabular import TabularMasker
-from ..models.base import Model, Prediction, wrap
+from ..models.base import wrap
 from ..results import Attribution
 from ._game import CoalitionGame
 
@@ -106,35 +105,6 @@ def owen_values(tree: Hierarchy, game: Callable[[np.ndarray], np.ndarray], f_emp
     return np.asarray(done_nodes, dtype=np.int64), np.asarray(done_credits), evals, expanded
 
 
-def _torch_model(model: Any, output: str) -> Prediction | None:
-    """A Prediction for a torch.nn.Module returning logits (n, classes), or None for other models."""
-    torch = sys.modules.get("torch")
-    if torch is None or not isinstance(model, torch.nn.Module):
-        return None
-    if output not in ("auto", "raw", "probability"):
-        raise InputError(f"for a PyTorch model output must be 'auto' or 'raw' (its logits) or 'probability' "
-                         f"(softmax), got {output!r}")
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None and param.dtype.is_floating_point else torch.float32
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        flags = [(m, m.training) for m in model.modules()]  # every module's own mode comes back
-        model.eval()
-        try:
-            with torch.no_grad():
-                out = model(torch.as_tensor(np.asarray(x), dtype=dtype, device=device))
-                if output == "probability":
-                    out = torch.softmax(out, dim=1) if out.ndim > 1 and out.shape[1] > 1 else torch.sigmoid(out)
-        finally:
-            for m, flag in flags:
-                m.training = flag
-        return out.detach().double().cpu().numpy()
-
-    return Prediction(predict=predict, output="probability" if output == "probability" else "raw",
-                      kind=f"torch:{type(model).__name__}", native=model)
-
-
 class PartitionShap:
     """Owen values over a hierarchy of features: image rectangles, or table columns.
 
@@ -168,9 +138,7 @@ class PartitionShap:
             if isinstance(masker.fill_with, str) and masker.fill_with == "mean":
                 raise InputError("fill='mean' (each region's own mean colour) hides almost nothing when the regions "
                                  "are small; use ImageMasker(fill='blur'), 'image_mean', 'inpaint' or a constant")
-            pred = None if isinstance(model, Model) else _torch_model(model, output)
-            self.model = Model(pred, batch_size=batch_size) if pred is not None else wrap(
-                model, output=output, batch_size=batch_size)
+            self.model = wrap(model, output=output, batch_size=batch_size)
             self.masker = masker
         else:
             self.model = wrap(model, output=output, batch_size=batch_size, feature_names=feature_names)
