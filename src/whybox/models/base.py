@@ -52,7 +52,7 @@ class Prediction:
 _ADAPTERS: list[tuple[int, Callable[[Any], bool], Callable[[Any, str], Prediction]]] = []
 
 #: priorities of the built-in adapters: boosters' sklearn-style wrappers must win over plain scikit-learn
-PRIORITY = {"user": 0, "boosting": 10, "onnx": 20, "torch": 25, "sklearn": 30, "callables": 90}
+PRIORITY = {"user": 0, "boosting": 10, "onnx": 20, "torch": 25, "text": 26, "sklearn": 30, "callables": 90}
 
 
 def register_adapter(matches: Callable[[Any], bool], adapt: Callable[[Any, str], Prediction],
@@ -289,7 +289,7 @@ def _load_builtin_adapters() -> None:
     if _LOADED:
         return
     _LOADED = True
-    for name in ("boosting", "onnx", "torch", "sklearn", "callables"):
+    for name in ("boosting", "onnx", "torch", "huggingface", "sklearn", "callables"):
         try:
             __import__(f"{__package__}.{name}")
         except ModuleNotFoundError as e:
