@@ -9,7 +9,9 @@ against it: fit a model to `data.y` (or use `data.true_logit` itself as the
 model) and compare the attributions with `data.true_terms(X)`.
 
 `breast_cancer()` and `diabetes()` read the copies bundled with scikit-learn;
-nothing is downloaded.
+nothing is downloaded. `shortcut_images()` plants a corner marker that agrees with the class in
+training only (the shortcut case for image explainers); `reviews()` generates short reviews whose
+label follows planted sentiment words and a "not" negation (`reviews_truth` recomputes it).
 """
 
 from __future__ import annotations
@@ -400,3 +402,188 @@ def shortcut_images(n: int = 1000, seed: int = 0, split: str = "train", marker_a
 
 
 __all__ += ["ShortcutImages", "shortcut_images", "marker_pattern", "SHORTCUT_CLASSES"]
+
+
+# --------------------------------------------------------------------------- the generated reviews
+
+import re as _re  # noqa: E402
+
+from .results.rule import WORD_PATTERN as _WORD_PATTERN  # noqa: E402  (results imports nothing of whybox)
+
+#: the planted sentiment vocabulary of `reviews`: each occurrence counts +1 (positive) or -1 (negative)
+REVIEW_POSITIVE_WORDS = ("good", "great", "excellent", "amazing", "solid", "reliable", "fantastic",
+                         "superb", "lovely", "perfect", "sturdy", "impressive")
+REVIEW_NEGATIVE_WORDS = ("bad", "poor", "terrible", "awful", "cheap", "flimsy", "broken", "sluggish",
+                         "disappointing", "useless", "noisy", "mediocre")
+#: the one negation: "not <sentiment word>" flips that word's sign (only the word right after it)
+REVIEW_NEGATION = "not"
+
+_REVIEW_PRODUCTS = ("phone", "laptop", "camera", "blender", "headset", "tablet", "speaker", "kettle",
+                    "monitor", "router", "watch", "vacuum")
+_REVIEW_ASPECTS = ("battery", "screen", "sound", "design", "price", "keyboard", "display", "handle",
+                   "lid", "charger", "case", "finish", "setup", "packaging")
+_REVIEW_VERBS = ("was", "felt", "seemed", "looked", "is", "proved")
+_REVIEW_FILLERS = ("the", "this", "my", "and", "but", "of", "i", "found", "overall", "really", "honestly",
+                   "after", "a", "week", "bought", "it", "for", "work", "home", "also", "quite", "today")
+
+# sentence frames; {s} slots take a sentiment phrase ("good" or "not good"), the others neutral words
+_REVIEW_FRAMES = (
+    "The {a} of the {p} was {s}.",
+    "This {p} is {s} overall.",
+    "I found the {a} of this {p} {s}.",
+    "The {a} {v} {s} and the {a} {v} {s}.",
+    "This {p} is {s} but the {a} {v} {s}.",
+    "Overall the {p} {v} {s} and {s}.",
+    "Honestly the {a} {v} {s} but the {a} was {s}.",
+    "After a week my {p} {v} {s}, the {a} {v} {s}.",
+    "I bought it for work and the {a} {v} {s}.",
+    "The {a} {v} {s}, the {a} {v} {s} and the {a} {v} {s}.",
+    "My new {p} {v} {s} at home but {s} for work.",
+    "Really {s} {p} and the {a} {v} also {s} today.",
+)
+
+
+def _review_words(text: str) -> list[str]:
+    return _re.findall(_WORD_PATTERN, text)
+
+
+def reviews_truth(text: str) -> tuple[int, list[tuple[int, str, int]]]:
+    """The true label of any text built from the `reviews` vocabulary, and the words that decide it.
+
+    The rule (the truth `reviews` generates its labels from): split the text into words with
+    `whybox.results.WORD_PATTERN` and lower-case them; every word of `REVIEW_POSITIVE_WORDS` counts +1
+    and every word of `REVIEW_NEGATIVE_WORDS` counts -1, except that a sentiment word right after
+    "not" (`REVIEW_NEGATION`) counts with the opposite sign ("not good" -1, "not bad" +1). The label is
+    1 if the score (the sum) is > 0, else 0. `reviews` never generates a score of 0, but a perturbed
+    text (a word masked or deleted) may have one; it is then labelled 0. Words outside the vocabulary
+    (a mask token, say) count nothing, and a "not" that is not right before a sentiment word does nothing.
+
+    Returns (label, planted), planted a list of (word position, word, effect sign) in text order:
+    each sentiment word with its counted sign, and for a negated one also the "not" before it with the
+    same sign (removing "not" from "not good" moves the score up, so its effect is negative, like
+    "good"'s there). Positions index `re.findall(WORD_PATTERN, text)`.
+    """
+    words = [w.lower() for w in _review_words(str(text))]
+    planted: list[tuple[int, str, int]] = []
+    score = 0
+    for i, w in enumerate(words):
+        if w in REVIEW_POSITIVE_WORDS:
+            sign = 1
+        elif w in REVIEW_NEGATIVE_WORDS:
+            sign = -1
+        else:
+            continue
+        if i > 0 and words[i - 1] == REVIEW_NEGATION:
+            sign = -sign
+            planted.append((i - 1, REVIEW_NEGATION, sign))
+        planted.append((i, w, sign))
+        score += sign
+    return int(score > 0), planted
+
+
+@dataclass(frozen=True, eq=False)
+class Reviews:
+    """Short generated product reviews whose label is a known function of planted words.
+
+    texts            list of n reviews, 5 to 15 words each (`WORD_PATTERN` words)
+    y                (n,) int64: 1 = positive, 0 = negative (the rule's label, flipped where `label_noise` hit)
+    y_true           (n,) int64: the rule's label (`reviews_truth`), before any label noise
+    planted          per text, the (word position, word, effect sign) that decide its label (`reviews_truth`)
+    negated          (n,) bool: the text has the "not <sentiment word>" pattern
+    positive_words, negative_words   the planted sentiment vocabulary
+    negation         "not"
+    neutral_words    the filler vocabulary (products, aspects, verbs, function words): no sentiment
+    """
+
+    texts: list[str]
+    y: np.ndarray
+    y_true: np.ndarray
+    planted: list[list[tuple[int, str, int]]]
+    negated: np.ndarray
+    seed: int
+    label_noise: float
+    positive_words: tuple[str, ...] = REVIEW_POSITIVE_WORDS
+    negative_words: tuple[str, ...] = REVIEW_NEGATIVE_WORDS
+    negation: str = REVIEW_NEGATION
+    neutral_words: tuple[str, ...] = field(
+        default=tuple(dict.fromkeys(_REVIEW_PRODUCTS + _REVIEW_ASPECTS + _REVIEW_VERBS + _REVIEW_FILLERS
+                                    + ("new", "at"))))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _fill_frame(rng: np.random.Generator, frame: str, phrases: list[str]) -> str:
+    slots = iter(phrases)
+    out: list[str] = []
+    for piece in _re.split(r"(\{[apvs]\})", frame):
+        if piece == "{s}":
+            out.append(next(slots))
+        elif piece == "{a}":
+            out.append(str(rng.choice(_REVIEW_ASPECTS)))
+        elif piece == "{p}":
+            out.append(str(rng.choice(_REVIEW_PRODUCTS)))
+        elif piece == "{v}":
+            out.append(str(rng.choice(_REVIEW_VERBS)))
+        else:
+            out.append(piece)
+    return "".join(out)
+
+
+def reviews(n: int = 500, seed: int = 0, negation_rate: float = 0.25, label_noise: float = 0.0) -> Reviews:
+    """A small generated corpus of short product reviews with a known sentiment rule.
+
+    Each review fills one of a dozen sentence frames with neutral words (products, aspects, verbs) and
+    one to three sentiment phrases; a phrase is a planted sentiment word, or "not" and one.
+    The label is the rule of `reviews_truth` (the truth):
+
+        score = sum over sentiment words of (+1 if positive, -1 if negative), the sign flipped for a
+                word right after "not";  label = 1 if score > 0 else 0.
+
+    Draws whose score is 0 are redrawn, so there are no ties. The classes alternate (n // 2 negatives,
+    then shuffled); a fraction `negation_rate` of the texts (rounded, chosen at random) has exactly one
+    negated phrase, the others none, so a model that reads words one at a time cannot get the negated
+    texts right. With `label_noise` > 0 each label is flipped with that probability (`y`; `y_true`
+    keeps the rule's). Same seed and arguments, same corpus.
+    """
+    if int(n) < 1:
+        raise ValueError(f"n must be a positive number of reviews, got {n!r}")
+    if not 0.0 <= float(negation_rate) <= 1.0:
+        raise ValueError(f"negation_rate is a fraction in [0, 1], got {negation_rate!r}")
+    if not 0.0 <= float(label_noise) <= 0.5:
+        raise ValueError(f"label_noise is a probability in [0, 0.5], got {label_noise!r}")
+    n = int(n)
+    rng = np.random.default_rng([int(seed), 7])
+    target = rng.permutation(np.arange(n) % 2).astype(np.int64)
+    negated = rng.permutation(n) < round(float(negation_rate) * n)
+    texts: list[str] = []
+    planted: list[list[tuple[int, str, int]]] = []
+    for i in range(n):
+        while True:
+            frame = _REVIEW_FRAMES[rng.integers(len(_REVIEW_FRAMES))]
+            k = frame.count("{s}")
+            positive = rng.uniform(size=k) < 0.5
+            words = [str(rng.choice(REVIEW_POSITIVE_WORDS if p else REVIEW_NEGATIVE_WORDS)) for p in positive]
+            signs = np.where(positive, 1, -1)
+            if negated[i]:
+                j = int(rng.integers(k))
+                words[j] = f"{REVIEW_NEGATION} {words[j]}"
+                signs[j] = -signs[j]
+            score = int(signs.sum())
+            if score != 0 and int(score > 0) == target[i]:
+                break
+        text = _fill_frame(rng, frame, words)
+        text = text[0].upper() + text[1:]
+        label, plant = reviews_truth(text)
+        assert label == target[i]
+        texts.append(text)
+        planted.append(plant)
+    y = target.copy()
+    if label_noise > 0:
+        y = np.where(rng.uniform(size=n) < float(label_noise), 1 - y, y).astype(np.int64)
+    return Reviews(texts=texts, y=y, y_true=target, planted=planted, negated=negated, seed=int(seed),
+                   label_noise=float(label_noise))
+
+
+__all__ += ["Reviews", "reviews", "reviews_truth", "REVIEW_POSITIVE_WORDS", "REVIEW_NEGATIVE_WORDS",
+            "REVIEW_NEGATION"]
