@@ -82,3 +82,15 @@ def test_errors(encoder):
         TextClassifier(*encoder, output="log_odds")
     with pytest.raises(InputError, match="computes"):
         wrap(clf, output="raw")
+
+
+def test_wrap_with_a_tokenizer_builds_the_text_classifier(encoder):
+    model, tokenizer = encoder
+    emb = _mean_pool(model, tokenizer, TEXTS)
+    head = LogisticRegression(max_iter=1000).fit(emb, Y)
+    m = wrap(model, tokenizer=tokenizer, head=head)
+    np.testing.assert_allclose(m.evaluate_raw(TEXTS), head.predict_proba(emb), atol=1e-5)
+    raw = wrap(model, output="raw", tokenizer=tokenizer, head=head).evaluate_raw(TEXTS)
+    np.testing.assert_allclose(raw[:, 0] if raw.ndim == 2 else raw, head.decision_function(emb), atol=1e-5)
+    with pytest.raises(InputError, match="tokenizer"):
+        wrap(model, head=head)

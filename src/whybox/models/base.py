@@ -247,7 +247,8 @@ def _as_output_array(raw: Any, n: int, kind: str) -> np.ndarray:
 
 
 def wrap(model: Any, output: str = "auto", *, feature_names: Sequence[str] | None = None,
-         batch_size: int | None = None, allow_nan: bool | None = None) -> Model:
+         batch_size: int | None = None, allow_nan: bool | None = None, tokenizer: Any = None,
+         head: Any = None) -> Model:
     """Turn any supported model into a `Model`: f(X) -> (n, outputs) float64 counting evaluations.
 
     Arguments:
@@ -257,9 +258,21 @@ def wrap(model: Any, output: str = "auto", *, feature_names: Sequence[str] | Non
       feature_names  names for the columns when the data carries none
       batch_size     most rows per model call
       allow_nan      override whether missing values may reach the model
+      tokenizer      for a Hugging Face model: its tokenizer; the Model then takes a list of texts
+                     (see `whybox.models.TextClassifier`)
+      head           with a tokenizer and an encoder: the classifier on its mean-pooled states
     """
     if output not in OUTPUTS:
         raise InputError(f"unknown output {output!r}; choose one of {list(OUTPUTS)}")
+    if tokenizer is not None or head is not None:
+        if tokenizer is None:
+            raise InputError("head= goes with an encoder and its tokenizer: wrap(encoder, tokenizer=..., head=...)")
+        from .huggingface import TextClassifier
+        if output not in ("auto", "probability", "raw"):
+            raise InputError(f"a text classifier gives 'probability' or 'raw' scores, not {output!r}")
+        model = TextClassifier(model, tokenizer, head, output="raw" if output == "raw" else "probability",
+                               batch_size=batch_size or 32)
+        output = "auto"
     if isinstance(model, Model):
         if output not in ("auto", model.output):
             raise InputError(f"this Model already computes {model.output!r}; wrap the original model to get "
