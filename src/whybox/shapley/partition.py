@@ -26,9 +26,11 @@ import numpy as np
 
 from .._progress import progress
 from ..errors import BudgetError, InputError
-from ..maskers.hierarchy import Hierarchy, as_hierarchy
+from ..maskers.hierarchy import Hierarchy, as_hierarchy, from_nested
 from ..maskers.image import ImageMasker, image_channel_axis
 from ..maskers.tabular import TabularMasker
+from ..maskers.text import TextMasker
+from ..maskers.text_tokens import Text
 from ..models.base import wrap
 from ..results import Attribution
 from ._game import CoalitionGame
@@ -106,13 +108,16 @@ def owen_values(tree: Hierarchy, game: Callable[[np.ndarray], np.ndarray], f_emp
 
 
 class PartitionShap:
-    """Owen values over a hierarchy of features: image rectangles, or table columns.
+    """Owen values over a hierarchy of features: image rectangles, words of a text, or table columns.
 
     Arguments:
       model          for images: a torch.nn.Module returning logits, or any function of an image batch
-                     (n, *image_shape) -> scores, or a `Model`; for tables anything `whybox.models.wrap` takes
+                     (n, *image_shape) -> scores, or a `Model`; for texts a function of a list of strings (e.g.
+                     `wrap(hf_model, tokenizer=...)`); for tables anything `whybox.models.wrap` takes
       masker         images: an `ImageMasker` (its fill hides a region: "blur", "image_mean", "inpaint", a
                      constant...; its `min_region` sets the smallest rectangles) or a fill name such as "blur";
+                     texts: a `maskers.Text` (the model's tokenizer words) or a `maskers.TextMasker` (plain
+                     words); the hierarchy is nested spans of adjacent words;
                      tables: background rows (array/DataFrame) or a `TabularMasker`
       hierarchy      tables only: None (cluster the columns on the background's rank correlations), a scipy
                      linkage matrix, nested lists of column names/indices, or a `Hierarchy`
@@ -130,8 +135,14 @@ class PartitionShap:
         if isinstance(masker, str):
             masker = ImageMasker(fill=masker)
         self.seed = int(seed)
-        self.mode = "image" if isinstance(masker, ImageMasker) else "tabular"
-        if self.mode == "image":
+        self.mode = "image" if isinstance(masker, ImageMasker) else \
+            "text" if isinstance(masker, (Text, TextMasker)) else "tabular"
+        if self.mode == "text":
+            if hierarchy is not None:
+                raise InputError("hierarchy= is for tables; a text's hierarchy is nested spans of its words")
+            self.model = wrap(model, output=output, batch_size=batch_size)
+            self.masker = masker
+        elif self.mode == "image":
             if hierarchy is not None:
                 raise InputError("hierarchy= is for tables; for images the masker's rectangles are the hierarchy "
                                  "(set their smallest size with ImageMasker(min_region=...))")
@@ -169,6 +180,8 @@ class PartitionShap:
         before = self.model.n_evals
         if self.mode == "image":
             return self._explain_images(X, int(max_evals), target, int(batch_nodes), show_progress, before)
+        if self.mode == "text":
+            return self._explain_texts(X, int(max_evals), target, int(batch_nodes), show_progress, before)
         return self._explain_table(X, int(max_evals), target, int(batch_nodes), show_progress, before)
 
     def _explain_images(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
@@ -209,6 +222,41 @@ class PartitionShap:
                  "n_leaves": tree.n_leaves, "masker": repr(masker)}
         return self._result(values, fx, f_empty, targets, images, max_evals, evals, pairs, before, None, extra)
 
+    def _explain_texts(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
+                       show: bool | None, before: int) -> Attribution:
+        texts = [X] if isinstance(X, str) else list(X)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise InputError("explain takes a list of strings for a text masker")
+        masker = self.masker
+        words = [masker.split(t) for t in texts]
+        if any(len(w) == 0 for w in words):
+            raise InputError("a text has no words to explain; remove empty texts")
+        fx = self.model.evaluate_raw(texts)
+        targets = _targets(target, fx, self.model.output_names)
+        f_empty = self.model.evaluate_raw([masker.fill(t, np.zeros((1, len(w)), bool))[0]
+                                           for t, w in zip(texts, words)])
+        width = max(len(w) for w in words)
+        values = np.zeros((len(texts), width, fx.shape[1] if targets is None else 1))
+        data = np.full((len(texts), width), "", dtype=object)
+        mask = np.zeros((len(texts), width), dtype=bool)
+        evals, pairs = [], []
+        for i in progress(range(len(texts)), total=len(texts), desc=self.method, show=show):
+            text, m = texts[i], len(words[i])
+            tree = from_nested(list(range(m)), [f"{j}:{w}" for j, w in enumerate(words[i])])
+
+            def game(masks: np.ndarray, text: str = text) -> np.ndarray:
+                return self.model.evaluate_raw(masker.fill(text, masks))
+
+            nodes, credits, used, expanded = owen_values(tree, game, f_empty[i], fx[i], max_evals - 2,
+                                                         _priority(targets, i), batch_nodes)
+            credits = credits if targets is None else credits[:, targets[i:i + 1]]
+            values[i, tree.order] = tree.spread(nodes, credits)
+            data[i, :m], mask[i, :m] = words[i], True
+            evals.append(used + 2)
+            pairs.append(expanded)
+        return self._result(values, fx, f_empty, targets, data, max_evals, evals, pairs, before, None,
+                            {"masker": repr(masker)}, mask=mask)
+
     def _explain_table(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
                        show: bool | None, before: int) -> Attribution:
         arr = self.model.prepare(X)
@@ -234,7 +282,7 @@ class PartitionShap:
     # ------------------------------------------------------------------ result
     def _result(self, values: np.ndarray, fx: np.ndarray, f_empty: np.ndarray, targets: np.ndarray | None,
                 data: np.ndarray, max_evals: int, evals: list[int], pairs: list[int], before: int,
-                feature_names: Any, extra: dict) -> Attribution:
+                feature_names: Any, extra: dict, mask: np.ndarray | None = None) -> Attribution:
         n, k = fx.shape
         names = self.model.output_names
         if targets is None:
@@ -259,7 +307,7 @@ class PartitionShap:
                            if isinstance(meta.get(key), list)]
         has_outputs = targets is None and k > 1
         return Attribution(values=values, base_values=base, data=data, feature_names=feature_names,
-                           output_names=onames, method=self.method, meta=meta, has_outputs=has_outputs)
+                           output_names=onames, method=self.method, meta=meta, has_outputs=has_outputs, mask=mask)
 
     def __repr__(self) -> str:
         return f"PartitionShap(mode={self.mode!r}, model={self.model.kind!r}, seed={self.seed})"
