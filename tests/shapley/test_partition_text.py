@@ -78,3 +78,37 @@ def test_small_budget_stays_additive_on_a_nonadditive_model():
     out = negation(texts)[:, 0]
     np.testing.assert_allclose(attr.base_values + attr.values.sum(axis=1), out, atol=1e-9)
     assert all(e <= 5 for e in attr.meta["evals_per_row"])
+
+
+def _shapley_by_permutations(f, m):
+    """Shapley values as the average marginal contribution over all m! orders (brute force)."""
+    phi = np.zeros(m)
+    orders = list(itertools.permutations(range(m)))
+    for order in orders:
+        keep = set()
+        for j in order:
+            before = f(keep)
+            keep.add(j)
+            phi[j] += f(keep) - before
+    return phi / len(orders)
+
+
+def test_exact_shapley_on_short_texts_matches_brute_force_and_agrees_with_partition_on_two_words():
+    from whybox.shapley import ExactShapley
+
+    masker = TextMasker()
+    texts = ["screen not good ok", "not good"]
+    attr = ExactShapley(negation, masker).explain(texts)
+    for i, text in enumerate(texts):
+        m = len(masker.split(text))
+
+        def v(keep, text=text, m=m):
+            return negation(masker.fill(text, np.array([j in keep for j in range(m)])))[0, 0]
+
+        np.testing.assert_allclose(attr[i].values, _shapley_by_permutations(v, m), atol=1e-12)
+        assert float(attr[i].base_values + attr[i].values.sum()) == pytest.approx(negation([text])[0, 0])
+    # with two words the nested-span hierarchy is flat, so Owen values are Shapley values
+    part = PartitionShap(negation, masker).explain(["not good"], max_evals=100)
+    np.testing.assert_allclose(part[0].values, attr[1].values, atol=1e-12)
+    with pytest.raises(Exception, match="PartitionShap"):
+        ExactShapley(negation, masker, max_players=3).explain(texts)

@@ -11,7 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BudgetError
+from .._progress import progress
+from ..errors import BudgetError, InputError
+from ..maskers.text import TextMasker
+from ..maskers.text_tokens import Text
+from ..models.base import wrap
+from ..results import Attribution
 from ._base import ShapleyExplainer
 from ._game import CoalitionGame
 
@@ -42,13 +47,29 @@ def shapley_from_table(v: np.ndarray) -> np.ndarray:
 class ExactShapley(ShapleyExplainer):
     """Exact interventional Shapley values: all 2^M coalitions, batched.
 
+    Texts: pass a text masker (`maskers.Text` or `maskers.TextMasker`) as `background`; each text's words are
+    the players and a removed word is masked or deleted (v(S) = f(text with only the words in S)); `model`
+    is then a function of a list of strings. Results are padded to the longest text with `mask`.
+
     Extra argument:
-      max_players  refuse more players than this (default 12); use KernelShap or PermutationShap beyond
+      max_players  refuse more players (table columns or words) than this (default 12); use KernelShap,
+                   PermutationShap or PartitionShap beyond
     """
 
     method = "exact_shapley"
 
     def __init__(self, model: Any, background: Any, *, max_players: int = MAX_PLAYERS, **kwargs: Any) -> None:
+        self.max_players = int(max_players)
+        if isinstance(background, (Text, TextMasker)):
+            unknown = set(kwargs) - {"output", "seed", "batch_size"}
+            if unknown:
+                raise InputError(f"{sorted(unknown)} do not apply to texts; ExactShapley(model, text_masker) takes "
+                                 "output=, seed= and batch_size=")
+            self.text_masker = background
+            self.model = wrap(model, output=kwargs.get("output", "auto"), batch_size=kwargs.get("batch_size"))
+            self.seed = int(kwargs.get("seed", 0))
+            return
+        self.text_masker = None
         super().__init__(model, background, **kwargs)
         if self.n_players > max_players:
             raise BudgetError(
@@ -57,6 +78,41 @@ class ExactShapley(ShapleyExplainer):
                 "whybox.shapley.KernelShap or PermutationShap (sampling, with a max_evals budget), group "
                 "columns with groups=..., or raise max_players if you can afford it")
         self._masks = all_coalitions(self.n_players)
+
+    def explain(self, X: Any, show_progress: bool | None = None, **budget: Any) -> Attribution:
+        if self.text_masker is None:
+            return super().explain(X, show_progress=show_progress, **budget)
+        if budget:
+            raise TypeError(f"ExactShapley.explain takes no budget, got {sorted(budget)}")
+        texts = [X] if isinstance(X, str) else list(X)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise InputError("explain takes a list of strings for a text masker")
+        words = [self.text_masker.split(t) for t in texts]
+        longest = max(len(w) for w in words)
+        if longest > self.max_players:
+            raise BudgetError(f"a text has {longest} words, so ExactShapley would evaluate 2^{longest} = "
+                              f"{2 ** longest:,} versions of it; that is above max_players={self.max_players}. Use "
+                              "whybox.shapley.PartitionShap for long texts, or raise max_players")
+        before = self.model.n_evals
+        fx = self.model.evaluate_raw(texts)
+        k = fx.shape[1]
+        values = np.zeros((len(texts), longest, k))
+        base = np.zeros((len(texts), k))
+        data = np.full((len(texts), longest), "", dtype=object)
+        mask = np.zeros((len(texts), longest), dtype=bool)
+        for i in progress(range(len(texts)), total=len(texts), desc=self.method, show=show_progress):
+            m = len(words[i])
+            v = self.model.evaluate_raw(self.text_masker.fill(texts[i], all_coalitions(m)))
+            values[i, :m] = shapley_from_table(v)
+            base[i] = v[0]
+            data[i, :m], mask[i, :m] = words[i], True
+        if k == 1:
+            values, base = values[..., 0], base[:, 0]
+        meta = {"mode": "text", "model_evals": int(self.model.n_evals - before), "seed": self.seed,
+                "samples_per_row": 2 ** longest, "output": self.model.output, "model": self.model.kind,
+                "masker": repr(self.text_masker)}
+        return Attribution(values=values, base_values=base, data=data, method=self.method, meta=meta,
+                           output_names=self.model.output_names if k > 1 else None, has_outputs=k > 1, mask=mask)
 
     def _explain_row(self, game: CoalitionGame, fx: np.ndarray, base: np.ndarray,
                      rng: np.random.Generator, **budget: Any) -> np.ndarray:
