@@ -19,6 +19,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("whybox.gradients needs PyTorch: pip install whybox[torch]") from e
 
+from .attention import Attention, attention_rollout
 from .gradcam import GradCam, GradCamPlusPlus
 from .integrated import IntegratedGradients, LayerIntegratedGradients
 from .layers import conv_layers, find_layer
@@ -27,3 +28,4 @@ from .saliency import InputXGradient, Saliency
 
 __all__ = ["Saliency", "InputXGradient", "IntegratedGradients", "LayerIntegratedGradients", "SmoothGrad",
            "GradCam", "GradCamPlusPlus", "conv_layers", "find_layer"]
+__all__ += ["Attention", "attention_rollout"]

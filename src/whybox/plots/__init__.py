@@ -17,6 +17,8 @@ with `fig.savefig("out.png")`, or let a notebook display it.
     image_overlay(attr)          an image beside its top superpixels (LIME) or its attribution heat map
     rule_card(rule)              an anchor rule as a card: IF ... THEN ..., precision, coverage, examples
     comparison_grid({name: attr})  images side by side: the input, then one heat map per method (or class)
+    attention_heads(maps)        one layer's attention heads of one text, a T x T heat map each
+    rollout(maps)                one text's attention rollout matrix
 """
 
 from .bar import bar
@@ -31,7 +33,9 @@ from .text import text, text_html
 from .image import image_overlay
 from .image_grid import comparison_grid
 from .rule import rule_card
+from .attention import attention_heads, rollout
 
 __all__ = ["waterfall", "bar", "beeswarm", "force", "scatter", "dependence", "pdp", "ale", "heatmap",
            "h_statistic_bars", "surrogate_tree"]
 __all__ += ["lime_bar", "text_html", "text", "image_overlay", "rule_card", "comparison_grid"]
+__all__ += ["attention_heads", "rollout"]

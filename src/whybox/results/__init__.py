@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ._json import decode_array, encode_array, to_jsonable
 from .attribution import Attribution
+from .attention import AttentionMaps
 from .counterfactuals import Counterfactuals
 from .dependence import Dependence
 from .importance import Importance
@@ -20,3 +21,4 @@ from .rule import WORD_PATTERN, Rule
 
 __all__ = ["Attribution", "Importance", "Interactions", "Dependence", "Rule", "Counterfactuals", "WORD_PATTERN",
            "encode_array", "decode_array", "to_jsonable"]
+__all__ += ["AttentionMaps"]
