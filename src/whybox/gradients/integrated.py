@@ -81,13 +81,17 @@ def _describe(baseline: Any) -> Any:
 
 def _integrate(explainer: GradientExplainer, starts: torch.Tensor, ends: torch.Tensor, targets: torch.Tensor,
                model_input: torch.Tensor | None, tap: LayerTap | None, n_steps: int, method: str,
-               batch_size: int | None, show_progress: bool | None) -> tuple[torch.Tensor, int]:
+               batch_size: int | None, show_progress: bool | None,
+               forward_kwargs: dict[str, torch.Tensor] | None = None,
+               fixed_kwargs: dict[str, Any] | None = None) -> tuple[torch.Tensor, int]:
     """sum_s w_s * d f_t(start + a_s (end - start)) / d point, for K stacked paths per row.
 
     starts, ends: (K, N, *shape) path ends. Without a tap the path point is the model's input; with a
     tap, `model_input` (N, ...) is fed to the model and the tap substitutes the point for the layer's
     output. Each pass takes a block of steps x a block of rows, built by broadcasting (no gathers), and
-    its gradients are summed over the steps of the block.
+    its gradients are summed over the steps of the block. `forward_kwargs` (tap only): per-row tensors
+    (N, ...) passed to the model as keywords, cut and repeated along the steps like `model_input`;
+    `fixed_kwargs`: keywords passed as they are.
     Returns the (K, N, *shape) weighted gradient sums (in the layout of `starts`) and the rows evaluated."""
     k_paths, n = starts.shape[:2]
     shape = tuple(starts.shape[2:])
@@ -112,11 +116,22 @@ def _integrate(explainer: GradientExplainer, starts: torch.Tensor, ends: torch.T
             g, _, _ = explainer._target_grad(point, tgt)
         else:
             inp = model_input[r0:r1]
+            if forward_kwargs or fixed_kwargs:
+                explainer._kw = {**(fixed_kwargs or {}),
+                                 **{k: _repeat_rows(v[r0:r1], steps) for k, v in (forward_kwargs or {}).items()}}
             tap.set("replace", rows=steps * rows, value=point.requires_grad_(True))
-            g, _, _ = explainer._target_grad(inp.repeat(steps, *([1] * (inp.ndim - 1))), tgt, wrt=tap)
-            tap.set("off")
+            try:
+                g, _, _ = explainer._target_grad(_repeat_rows(inp, steps), tgt, wrt=tap)
+            finally:
+                tap.set("off")
+                explainer._kw = {}
         acc[k, r0:r1] += (g.view(steps, rows, *shape) * w_t[s0:s1]).sum(0)
     return acc, k_paths * s_count * n
+
+
+def _repeat_rows(t: torch.Tensor, times: int) -> torch.Tensor:
+    """(times * rows, ...): the rows of t repeated `times` times, step-major (as the path points)."""
+    return t.repeat(times, *([1] * (t.ndim - 1)))
 
 
 def _completeness(attr: torch.Tensor, fx_t: torch.Tensor, base: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -262,12 +277,16 @@ class LayerIntegratedGradients(GradientExplainer):
       channels_last       memory layout of 4-D float batches on the CPU ("auto", True, False)
 
     `explain(x, target="predicted", baseline="zeros", baseline_ids=None, n_steps=50, method="gausslegendre",
-    batch_size=None, sum_last_axis=False)`:
+    batch_size=None, sum_last_axis=False, forward_kwargs=None)`:
       baseline       the baseline activation z_b: "zeros", a number, or a tensor shaped like one row of the
                      layer output (*layer_shape) or like all rows (n, *layer_shape)
       baseline_ids   instead of `baseline`: model inputs whose layer output is z_b — an int (every position
                      that token id, e.g. the pad token), one input (*input_shape), or one per row
       sum_last_axis  sum the values over the last axis (token embeddings -> one value per token)
+      forward_kwargs extra keyword arguments of the model's forward, e.g. {"attention_mask": mask} for a
+                     Hugging Face model: tensors with one row per input (n, ...) are cut and repeated with
+                     the rows (also for the baseline_ids and every path point); other values are passed
+                     unchanged. The model is called as model(x, **forward_kwargs)
 
     Returns an Attribution with values (n, *layer_shape) (last axis summed with sum_last_axis), base_values
     f_t with the layer's output set to z_b, data = x when its shape matches the values (token ids);
@@ -282,14 +301,47 @@ class LayerIntegratedGradients(GradientExplainer):
         super().__init__(model, labels=labels, channels_last=channels_last)
         self.layer_name, self.layer = find_layer(model, layer)
         self.multiply_by_inputs = bool(multiply_by_inputs)
+        self._kw: dict[str, Any] = {}        # keyword arguments of the model call under way (forward_kwargs)
+
+    def _run_model(self, x: torch.Tensor) -> Any:
+        for tap in self._taps:
+            tap.calls = 0
+        return self.model(x, **self._kw) if self._kw else self.model(x)
+
+    @staticmethod
+    def _forward_kwargs(kwargs: Any, x: torch.Tensor, rows: torch.Tensor | None
+                        ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """(per-row tensors, other values) of `forward_kwargs`; per-row tensors go to the model's device."""
+        if kwargs is None:
+            return {}, {}
+        if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+            raise InputError(f"forward_kwargs must be a dict of keyword arguments (name -> value), not "
+                             f"{type(kwargs).__name__}")
+        per_row, fixed = {}, {}
+        for name, v in kwargs.items():
+            if isinstance(v, np.ndarray):
+                v = torch.from_numpy(np.ascontiguousarray(v))
+            if isinstance(v, torch.Tensor) and v.ndim >= 1:
+                t = row_take(v.detach().to(x.device), rows)
+                if t.shape[0] != x.shape[0]:
+                    raise InputError(f"forward_kwargs[{name!r}] has {t.shape[0]} rows for {x.shape[0]} inputs; give "
+                                     "one row per input (n, ...)")
+                with torch.inference_mode(False):
+                    per_row[name] = t.clone()
+            else:
+                fixed[name] = v
+        return per_row, fixed
 
     def _capture(self, tap: LayerTap, x: torch.Tensor, batch_size: int | None,
-                 value: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(logits, layer output) at x, in chunks; with `value`, the layer's output is replaced by it."""
+                 value: torch.Tensor | None = None, per_row: dict[str, torch.Tensor] | None = None,
+                 fixed: dict[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits, layer output) at x, in chunks; with `value`, the layer's output is replaced by it.
+        `per_row` / `fixed`: keyword arguments of the model call (cut with the rows / as they are)."""
         size = default_batch(max(1, int(np.prod(x.shape[1:]))), x.device, batch_size)
         outs, acts = [], []
         with torch.no_grad():
             for a, b in chunks(x.shape[0], size):
+                self._kw = {**(fixed or {}), **{k: v[a:b] for k, v in (per_row or {}).items()}}
                 if value is None:
                     tap.set("capture", rows=b - a)
                 else:
@@ -301,6 +353,7 @@ class LayerIntegratedGradients(GradientExplainer):
                                          "layer the model uses")
                     acts.append(tap.value)
                 tap.set("off")
+                self._kw = {}
         return torch.cat(outs), (torch.cat(acts) if acts else None)
 
     def _baseline_ids(self, ids: Any, x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
@@ -316,19 +369,22 @@ class LayerIntegratedGradients(GradientExplainer):
     def _attribute(self, x: torch.Tensor, targets: torch.Tensor | None, rows: torch.Tensor | None, hooks: list,
                    baseline: Any = "zeros", baseline_ids: Any = None, n_steps: int = 50,
                    method: str = "gausslegendre", batch_size: int | None = None,
-                   show_progress: bool | None = None, sum_last_axis: bool = False) -> Partial:
+                   show_progress: bool | None = None, sum_last_axis: bool = False,
+                   forward_kwargs: dict[str, Any] | None = None) -> Partial:
         quadrature(method, n_steps)
+        per_row_kw, fixed_kw = self._forward_kwargs(forward_kwargs, x, rows)
         if baseline_ids is not None and not (isinstance(baseline, str) and baseline == "zeros"):
             raise InputError("give either baseline (an activation) or baseline_ids (inputs), not both")
         tap = LayerTap(self.layer_name, self.layer).attach(hooks)
         self._taps = [tap]
         try:
             n = x.shape[0]
-            fx, z = self._capture(tap, x, batch_size)
+            fx, z = self._capture(tap, x, batch_size, per_row=per_row_kw, fixed=fixed_kw)
             targets = finish_targets(targets, fx, self.labels)
             forward = n
             if baseline_ids is not None:
-                _, zb = self._capture(tap, self._baseline_ids(baseline_ids, x, rows), batch_size)
+                _, zb = self._capture(tap, self._baseline_ids(baseline_ids, x, rows), batch_size, per_row=per_row_kw,
+                                      fixed=fixed_kw)
                 forward += n
             elif isinstance(baseline, str):
                 if baseline != "zeros":
@@ -348,14 +404,15 @@ class LayerIntegratedGradients(GradientExplainer):
                 else:
                     raise InputError(f"a layer baseline of shape {tuple(t.shape)} does not fit the layer output "
                                      f"{tuple(z.shape)}; give (*layer_shape) or (n, *layer_shape)")
-            fb, _ = self._capture(tap, x, batch_size, value=zb)
+            fb, _ = self._capture(tap, x, batch_size, value=zb, per_row=per_row_kw, fixed=fixed_kw)
             forward += n
             fb_t = fb.gather(1, targets[:, None])[:, 0]
             grads, evals = _integrate(self, zb[None], z[None], targets, x, tap, n_steps, method,
-                                      batch_size, show_progress)
+                                      batch_size, show_progress, forward_kwargs=per_row_kw, fixed_kwargs=fixed_kw)
         finally:
             tap.set("off")
             self._taps = []
+            self._kw = {}
         grads = grads[0]
         fx_t = fx.gather(1, targets[:, None])[:, 0]
         meta = {"n_steps": int(n_steps), "quadrature": method, "layer": self.layer_name,
