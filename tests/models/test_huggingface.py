@@ -94,3 +94,11 @@ def test_wrap_with_a_tokenizer_builds_the_text_classifier(encoder):
     np.testing.assert_allclose(raw[:, 0] if raw.ndim == 2 else raw, head.decision_function(emb), atol=1e-5)
     with pytest.raises(InputError, match="tokenizer"):
         wrap(model, head=head)
+
+
+def test_calling_the_wrapped_text_model_takes_the_texts(encoder):
+    model, tokenizer = encoder
+    emb = _mean_pool(model, tokenizer, TEXTS)
+    head = LogisticRegression(max_iter=1000).fit(emb, Y)
+    m = wrap(model, tokenizer=tokenizer, head=head)
+    np.testing.assert_allclose(m(TEXTS), head.predict_proba(emb), atol=1e-5)

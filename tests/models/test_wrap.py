@@ -161,3 +161,12 @@ def test_wrap_takes_a_torch_module_and_leaves_its_state_alone():
     assert m.kind.startswith("torch:")
     with pytest.raises(InputError, match="PyTorch"):
         wrap(net, output="log_odds")
+
+
+def test_a_wrapped_torch_module_takes_an_image_batch_as_it_is():
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    x = np.random.default_rng(1).uniform(size=(4, 3, 8, 8))
+    with torch.no_grad():
+        expected = net(torch.as_tensor(x, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(wrap(net)(x), expected, rtol=1e-5, atol=1e-7)

@@ -163,7 +163,10 @@ class Model:
 
     # ----------------------------------------------------------------- evaluation
     def __call__(self, X: Any) -> np.ndarray:
-        """Validate X and evaluate: returns (n, outputs) float64."""
+        """Validate X and evaluate: returns (n, outputs) float64. Models of texts or tensors (their adapter
+        sets extra["raw_inputs"]) take X as it is, like `evaluate_raw`."""
+        if self.prediction.extra.get("raw_inputs"):
+            return self.evaluate_raw(X)
         return self.evaluate(self.prepare(X))
 
     def evaluate(self, arr: np.ndarray) -> np.ndarray:

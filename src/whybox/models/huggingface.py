@@ -133,7 +133,7 @@ def _adapt(model: TextClassifier, output: str) -> Prediction:
     if output not in ("auto", model.output):
         raise InputError(f"this TextClassifier computes {model.output!r}; build it with output={output!r} instead")
     return Prediction(predict=model, output=model.output, output_names=model.labels,
-                      kind=f"text:{type(model.model).__name__}", native=model)
+                      kind=f"text:{type(model.model).__name__}", native=model, extra={"raw_inputs": True})
 
 
 register_adapter(_matches, _adapt, priority=PRIORITY["text"])

@@ -44,7 +44,7 @@ def _adapt(model: Any, output: str) -> Prediction:
         return out.detach().double().cpu().numpy()
 
     return Prediction(predict=predict, output="probability" if output == "probability" else "raw",
-                      kind=f"torch:{type(model).__name__}", native=model)
+                      kind=f"torch:{type(model).__name__}", native=model, extra={"raw_inputs": True})
 
 
 register_adapter(_matches, _adapt, priority=PRIORITY["torch"])
