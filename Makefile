@@ -36,7 +36,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev
 	touch $@
 
 bench: $(VENV)/.installed-bench
-	for b in kernel_shap tree_shap effects lime_anchors counterfactuals gradients evaluate; do $(PY) benchmarks/$$b.py || exit 1; done
+	for b in kernel_shap tree_shap effects lime_anchors counterfactuals gradients evaluate text; do $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) whybox-demo build *.egg-info src/*.egg-info
