@@ -44,16 +44,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["NUMBA_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
-
-
-def best_time(fn, repeats):
-    times = []
-    out = None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+from _bench import best_time  # noqa: E402
 
 
 def make_data(n, m, seed):

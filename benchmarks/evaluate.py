@@ -48,6 +48,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["MKL_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
+from _bench import best_time  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(THREADS)
@@ -70,15 +71,6 @@ class Net(torch.nn.Module):
         x = torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
         x = torch.relu(self.conv3(x))
         return self.fc(x.mean(dim=(2, 3)))
-
-
-def best(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def best_pair(fa, fb, repeats):
@@ -220,7 +212,7 @@ def main(quick: bool = False, save: bool = True) -> None:
 
     # ---------------------------------------------------------------- deletion / insertion (no peer)
     for name, fn in (("deletion", deletion), ("insertion", insertion)):
-        t, cur = best(lambda fn=fn: fn(net, xn, attr, steps=100, n_random=10), max(1, repeats - 2))
+        t, cur = best_time(lambda fn=fn: fn(net, xn, attr, steps=100, n_random=10), max(1, repeats - 2))
         rows.append((f"{name} curve, 100 steps + 10 random orderings", "-", float("nan"), t, float("nan"),
                      float("nan"), f"{cur.meta['model_evals']:,} model evals; beats random on "
                      f"{int((cur.improvement > 0).sum())}/{N} images"))

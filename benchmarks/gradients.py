@@ -34,6 +34,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["MKL_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
+from _bench import best_pair  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(THREADS)
@@ -57,21 +58,6 @@ class CNN(nn.Module):
         x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
         x = torch.relu(self.conv3(x))
         return self.fc(x.mean((2, 3)))
-
-
-def best_pair(f_captum, f_whybox, repeats):
-    """Best time of each after a warm-up, the two run alternately so that both see the same machine load."""
-    f_captum()
-    f_whybox()
-    t_c, t_w, out_c, out_w = [], [], None, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out_c = f_captum()
-        t_c.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        out_w = f_whybox()
-        t_w.append(time.perf_counter() - t0)
-    return min(t_c), min(t_w), out_c, out_w
 
 
 def as_np(t):

@@ -40,6 +40,7 @@ os.environ["MKL_NUM_THREADS"] = str(THREADS)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
+from _bench import best_pair  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(THREADS)
@@ -73,21 +74,6 @@ class Pooled(nn.Module):
         h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         m = attention_mask.unsqueeze(-1).to(h.dtype)
         return self.head((h * m).sum(1) / m.sum(1).clamp(min=1))
-
-
-def best_pair(f_other, f_whybox, repeats):
-    """Best time of each after a warm-up, the two run alternately so that both see the same machine load."""
-    f_other()
-    f_whybox()
-    t_o, t_w, out_o, out_w = [], [], None, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out_o = f_other()
-        t_o.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        out_w = f_whybox()
-        t_w.append(time.perf_counter() - t0)
-    return min(t_o), min(t_w), out_o, out_w
 
 
 def main(quick: bool = False, save: bool = True) -> None:

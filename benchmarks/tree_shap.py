@@ -31,15 +31,7 @@ os.environ["NUMBA_NUM_THREADS"] = str(THREADS)
 os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
-
-
-def best_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from _bench import best_time  # noqa: E402
 
 
 def _status_kb(field):
@@ -144,8 +136,8 @@ def main(quick: bool = False) -> None:
         ours_fn()  # warm-up (kernels compiled or loaded from cache before this script times anything)
         peer_fn()
         diff = check()
-        t_peer = best_time(peer_fn, repeats)
-        t_ours = best_time(ours_fn, repeats)
+        t_peer, _ = best_time(peer_fn, repeats)
+        t_ours, _ = best_time(ours_fn, repeats)
         model_file, peer_method, ours_method, n = memory
         mem_peer = peak_memory_mb(model_file, peer_method, n)
         mem_ours = peak_memory_mb(model_file, ours_method, n)
