@@ -30,3 +30,11 @@ def best_pair(f_other: Callable[[], Any], f_whybox: Callable[[], Any], repeats: 
         out_w = f_whybox()
         t_w.append(time.perf_counter() - t0)
     return min(t_o), min(t_w), out_o, out_w
+
+
+def append_results(text: str) -> None:
+    """Append a benchmark's table to benchmarks/RESULTS.md (the README quotes it)."""
+    import os
+
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as fh:
+        fh.write(text)

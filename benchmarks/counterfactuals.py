@@ -55,6 +55,7 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA
     os.environ[var] = str(THREADS)
 
 import numpy as np  # noqa: E402
+from _bench import append_results  # noqa: E402
 import pandas as pd  # noqa: E402
 
 CATEGORICAL = ["housing", "loan_purpose", "postcode_region"]
@@ -293,8 +294,7 @@ def main(quick: bool = False, append: bool = True) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if append:
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as fh:
-            fh.write(text)
+        append_results(text)
 
 
 if __name__ == "__main__":

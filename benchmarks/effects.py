@@ -44,7 +44,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["NUMBA_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
-from _bench import best_time  # noqa: E402
+from _bench import append_results, best_time  # noqa: E402
 
 
 def make_data(n, m, seed):
@@ -155,8 +155,7 @@ def main(quick: bool = False) -> None:
         lines.append(f"| {case} | {tp:.3f} | {to:.3f} | {tp / to:.2f}x | {check} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as fh:
-        fh.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":

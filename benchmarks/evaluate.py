@@ -48,7 +48,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["MKL_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
-from _bench import best_time  # noqa: E402
+from _bench import append_results, best_time  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(THREADS)
@@ -249,8 +249,7 @@ def main(quick: bool = False, save: bool = True) -> None:
     table = "\n".join(lines) + "\n"
     print(table)
     if save:
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as fh:
-            fh.write("\n" + table)
+        append_results("\n" + table)
 
 
 if __name__ == "__main__":

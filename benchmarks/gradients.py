@@ -34,7 +34,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["MKL_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
-from _bench import best_pair  # noqa: E402
+from _bench import append_results, best_pair  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(THREADS)
@@ -167,8 +167,7 @@ def main(quick: bool = False, save: bool = True) -> None:
     print(text)
     if not save:
         return
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as fh:
-        fh.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":

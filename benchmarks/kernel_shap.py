@@ -36,6 +36,7 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA
     os.environ[var] = str(THREADS)
 
 import numpy as np  # noqa: E402
+from _bench import append_results  # noqa: E402
 
 BUDGETS = (100, 300, 1000, 3000)
 TIMINGS = 2  # each run is timed this many times and the fastest kept
@@ -171,13 +172,11 @@ def main() -> None:
     text = head + "".join(f"\n{r['model']}:\n\n{table(r)}\n" for r in results)
     print()
     print(text)
-    here = os.path.dirname(os.path.abspath(__file__))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"threads": THREADS, "versions": versions, "cases": results}, fh, indent=1)
     if not args.no_append:
-        with open(os.path.join(here, "RESULTS.md"), "a") as fh:
-            fh.write("\n" + text)
+        append_results("\n" + text)
 
 
 if __name__ == "__main__":

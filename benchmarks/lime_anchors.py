@@ -50,6 +50,7 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA
     os.environ[var] = str(THREADS)
 
 import numpy as np  # noqa: E402
+from _bench import append_results  # noqa: E402
 
 N_FEATURES, N_TRAIN, N_EXPLAIN, NUM_SAMPLES, TOP = 10, 2000, 20, 5000, 5
 SEEDS = tuple(range(10))
@@ -274,13 +275,11 @@ def main() -> None:
              "on 5,000 fresh samples from the rule's distribution and on the real training rows the rule "
              "covers. No peer is installed for anchors, so no ratio.\n\n" + anchors_table(anchors_result) + "\n")
     print(text)
-    here = os.path.dirname(os.path.abspath(__file__))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"threads": THREADS, "versions": versions, "lime": lime_result, "anchors": anchors_result}, fh, indent=1)
     if not args.no_append:
-        with open(os.path.join(here, "RESULTS.md"), "a") as fh:
-            fh.write(text)
+        append_results(text)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ os.environ["NUMBA_NUM_THREADS"] = str(THREADS)
 os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
-from _bench import best_time  # noqa: E402
+from _bench import append_results, best_time  # noqa: E402
 
 
 def _status_kb(field):
@@ -234,8 +234,7 @@ def main(quick: bool = False) -> None:
         lines.append(f"| {case} | {peer} | {tp:.3f} | {to:.3f} | {ratio:.1f}x | {mp:.0f} | {mo:.0f} | {diff:.1e} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(os.path.dirname(__file__), "RESULTS.md"), "a") as fh:
-        fh.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":
