@@ -3,8 +3,7 @@ or superpixels replaced by a baseline image. Each domain builds the perturbed in
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -118,27 +117,11 @@ class _Text(_Domain):
         return self.model.evaluate_raw(self.texts)
 
 
-def _image_function(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """A torch module becomes numpy -> numpy under no_grad on float32; anything else goes through wrap."""
-    torch = sys.modules.get("torch")     # a torch module exists only if torch was imported: no import here
-    if torch is not None and isinstance(model, torch.nn.Module):
-        from ..models import Model, Prediction
-        param = next(iter(model.parameters()), None)
-        device = param.device if param is not None else torch.device("cpu")
-
-        def f(batch: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                t = torch.as_tensor(np.ascontiguousarray(batch), dtype=torch.float32, device=device)
-                return model(t).detach().cpu().numpy()
-        return Model(Prediction(f, output="raw", kind=f"torch {type(model).__name__}")).evaluate_raw
-    from ..models import wrap
-    return wrap(model).evaluate_raw
-
-
 class _Image(_Domain):
     def __init__(self, model: Any, X: np.ndarray, baseline: Any, groups: Any, channel_axis: int | None) -> None:
         from ..maskers.image import image_channel_axis
-        self.f = _image_function(model)
+        from ..models import wrap
+        self.f = wrap(model).evaluate_raw   # torch modules too (models/torch.py: no_grad, eval mode)
         self.X = X
         n = X.shape[0]
         self.caxis = image_channel_axis(X.shape[1:], channel_axis)

@@ -35,7 +35,7 @@ def _adapt(model: Any, output: str) -> Prediction:
         model.eval()
         try:
             with torch.no_grad():
-                out = model(torch.as_tensor(np.asarray(x), dtype=dtype, device=device))
+                out = model(torch.as_tensor(np.ascontiguousarray(x), dtype=dtype, device=device))
                 if output == "probability":
                     out = torch.softmax(out, dim=1) if out.ndim > 1 and out.shape[1] > 1 else torch.sigmoid(out)
         finally:
