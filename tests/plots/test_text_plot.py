@@ -86,7 +86,9 @@ def test_padding_is_dropped_and_outputs_are_picked(texts):
     two = Attribution(values=np.stack([WEIGHTS, -WEIGHTS], -1), base_values=np.zeros((2, 2)), data=TOKENS,
                       mask=TOKENS != "", output_names=["neg", "pos"], has_outputs=True)
     with pytest.raises(InputError, match="output="):
-        text_html(two, row=1)
+        text(two, row=1)                                   # the figure still needs one output
+    with pytest.raises(InputError, match="unknown output"):
+        text_html(two, row=1, output="maybe")
     spans = parse(text_html(two, row=1, output="pos"))
     assert [s["weight"] for s in spans] == (-WEIGHTS[1]).tolist()
     assert background(spans[0]["style"])[:3] == tuple(round(255 * c) for c in to_rgb(BLUE))
@@ -124,3 +126,110 @@ def test_figure_wraps_long_texts_in_reading_order():
     assert len({y for y, _ in boxes}) > 1                  # more than one line
     assert boxes == sorted(boxes)                          # left to right, then top to bottom
     assert max(p.get_x() + p.get_width() for p in ax.patches) <= ax.get_xlim()[1]
+
+
+# --------------------------------------------------------------------------- one line per output
+
+class Lines(HTMLParser):
+    """Collect every whybox-line div: its data-output, its label text, and its word spans."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines, self._in_label, self._word = [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "div" and attrs.get("class") == "whybox-line":
+            self.lines.append({"output": attrs.get("data-output"), "label": "", "words": []})
+        elif tag == "span" and attrs.get("class") == "whybox-output":
+            self._in_label = True
+        elif tag == "span" and attrs.get("class") == "whybox-word":
+            self._word = {"text": "", "style": attrs["style"], "title": attrs["title"],
+                          "weight": float(attrs["data-weight"])}
+
+    def handle_data(self, data):
+        if self._in_label:
+            self.lines[-1]["label"] += data
+        elif self._word is not None:
+            self._word["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "span" and self._in_label:
+            self._in_label = False
+        elif tag == "span" and self._word is not None:
+            self.lines[-1]["words"].append(self._word)
+            self._word = None
+
+
+def lines_of(html_text):
+    p = Lines()
+    p.feed(html_text)
+    return p.lines
+
+
+THREE = np.stack([WEIGHTS, -2 * WEIGHTS, 0.5 * WEIGHTS + 0.1 * (TOKENS != "")], -1)  # (2, 5, 3)
+
+
+@pytest.fixture
+def three() -> Attribution:
+    return Attribution(values=THREE, base_values=np.zeros((2, 3)), data=TOKENS, mask=TOKENS != "",
+                       output_names=["neg", "neutral", "pos"], has_outputs=True, method="lime")
+
+
+def test_several_outputs_give_one_line_each_on_one_shared_scale(three):
+    out = text_html(three, row=1)
+    lines = lines_of(out)
+    assert [ln["output"] for ln in lines] == ["neg", "neutral", "pos"]
+    assert [ln["label"] for ln in lines] == ["neg", "neutral", "pos"]
+    shared = np.abs(THREE[1]).max()                        # 3.0: output "neutral", word "not"
+    assert shared == pytest.approx(3.0)
+    for k, ln in enumerate(lines):
+        assert [w["text"] for w in ln["words"]] == ["not", "<script>", "good", "at", "all"]
+        assert [w["weight"] for w in ln["words"]] == THREE[1, :, k].tolist()
+        for w in ln["words"]:
+            bg = background(w["style"])
+            if w["weight"] == 0:
+                assert bg is None
+            else:
+                assert bg[3] == pytest.approx(abs(w["weight"]) / shared, abs=1e-3)
+                assert bg[:3] == tuple(round(255 * c) for c in to_rgb(RED if w["weight"] > 0 else BLUE))
+    # "neg" alone would reach full colour at 1.5; on the shared scale its strongest word is half as intense
+    assert background(lines[0]["words"][0]["style"])[3] == pytest.approx(0.5, abs=1e-3)
+    assert lines[1]["words"][0]["title"] == "weight -3.00"
+    assert "3.00" in out.split('class="whybox-legend"')[1].split("</div>")[0]   # the legend states the scale
+    assert "<script>" not in out and out.count("&lt;script&gt;") == 3
+
+
+def test_unnamed_outputs_are_labelled_by_index(three):
+    anon = Attribution(values=THREE, base_values=np.zeros((2, 3)), data=TOKENS, mask=TOKENS != "",
+                       has_outputs=True)
+    lines = lines_of(text_html(anon, row=0))
+    assert [ln["output"] for ln in lines] == ["0", "1", "2"]
+    assert [ln["label"] for ln in lines] == ["0", "1", "2"]
+    assert [[w["text"] for w in ln["words"]] for ln in lines] == [["a", "fine", "film"]] * 3
+
+
+def test_explicit_output_draws_one_line_on_its_own_scale(three):
+    for output in ("pos", 2, -1):
+        lines = lines_of(text_html(three, row=1, output=output))
+        assert len(lines) == 1 and lines[0]["output"] == "pos" and lines[0]["label"] == ""
+        weights = THREE[1, :, 2]
+        assert [w["weight"] for w in lines[0]["words"]] == weights.tolist()
+        own = np.abs(weights).max()
+        alphas = [background(w["style"])[3] for w in lines[0]["words"]]
+        assert alphas == pytest.approx(np.abs(weights) / own, abs=1e-3)
+    lines = lines_of(text_html(Attribution(values=WEIGHTS, base_values=np.zeros(2), data=TOKENS,
+                                           mask=TOKENS != ""), row=1))
+    assert len(lines) == 1 and lines[0]["output"] is None  # no outputs axis: one line, no output name
+
+
+def test_words_and_output_names_are_escaped():
+    words = np.array(["<b>&", "ok"], dtype=object)
+    attr = Attribution(values=np.array([[1.0, -1.0], [0.5, 0.25]]), base_values=np.zeros(2), data=words,
+                       output_names=['"q"&<i>', "b"], has_rows=False, has_outputs=True)
+    out = text_html(attr)
+    assert "<b>&" not in out and "&lt;b&gt;&amp;" in out and "<i>" not in out
+    lines = lines_of(out)
+    assert [ln["output"] for ln in lines] == ['"q"&<i>', "b"]
+    assert [w["text"] for w in lines[0]["words"]] == ["<b>&", "ok"]
+    assert [w["weight"] for w in lines[1]["words"]] == [-1.0, 0.25]

@@ -14,6 +14,8 @@ with `fig.savefig("out.png")`, or let a notebook display it.
     surrogate_tree(surrogate)    a TreeSurrogate's rules as text
     lime_bar(attr, row=0)        LIME's surrogate weights for one row, with its local fidelity
     text_html(attr) / text(attr) a text's words coloured by their weights (HTML, or a figure)
+    text_comparison({name: attr})  one text's words under several methods, a band per method (figure)
+    text_comparison_html({name: attr})  the same as an HTML table, a row per method
     image_overlay(attr)          an image beside its top superpixels (LIME) or its attribution heat map
     rule_card(rule)              an anchor rule as a card: IF ... THEN ..., precision, coverage, examples
     comparison_grid({name: attr})  images side by side: the input, then one heat map per method (or class)
@@ -29,7 +31,7 @@ from .interactions import h_statistic_bars, surrogate_tree
 from .scatter import dependence, scatter
 from .waterfall import waterfall
 from .lime import lime_bar
-from .text import text, text_html
+from .text import text, text_comparison, text_comparison_html, text_html
 from .image import image_overlay
 from .image_grid import comparison_grid
 from .rule import rule_card
@@ -39,3 +41,4 @@ __all__ = ["waterfall", "bar", "beeswarm", "force", "scatter", "dependence", "pd
            "h_statistic_bars", "surrogate_tree"]
 __all__ += ["lime_bar", "text_html", "text", "image_overlay", "rule_card", "comparison_grid"]
 __all__ += ["attention_heads", "rollout"]
+__all__ += ["text_comparison", "text_comparison_html"]
