@@ -224,3 +224,44 @@ def test_input_errors(minilm, tiny_bert):
         intermediate_size=32, attn_implementation="sdpa"))
     with pytest.raises(InputError, match="eager"):
         Attention(sdpa, tok)
+
+
+def test_indexing_gives_each_text_cut_to_its_own_tokens(maps):
+    n1 = int(maps.mask[1].sum())
+    one = maps[1]
+    assert len(one) == 1 and one.mask.shape == (1, n1) and one.mask.all()
+    np.testing.assert_array_equal(one.attentions[0], maps.attentions[1, :, :, :n1, :n1])
+    np.testing.assert_array_equal(one.rollout[0], maps.rollout[1, :n1, :n1])
+    assert one.row_tokens(0) == maps.row_tokens(1)
+    assert maps[-1].row_tokens(0) == maps.row_tokens(len(maps) - 1)
+    some = maps[[1, 0]]
+    assert some.attentions.shape[-1] == maps.attentions.shape[-1]          # the longer text sets the padding
+    assert some.row_tokens(0) == maps.row_tokens(1) and some.row_tokens(1) == maps.row_tokens(0)
+    short = maps[0:1]
+    t = int(maps.mask[0].sum())
+    assert t < maps.mask.shape[1]
+    np.testing.assert_array_equal(short.mean_heads, maps.mean_heads[0:1, :, :t, :t])
+    with pytest.raises(IndexError):
+        maps[len(maps)]
+
+
+def test_rollout_in_words_sums_each_words_pieces(maps, minilm):
+    """cls_attribution is per token; maskers.Text.word_attribution sums the pieces of each word."""
+    from whybox.maskers import Text
+
+    _, tok = minilm
+    tokens = maps.cls_attribution()
+    words = Text(tok).word_attribution(tokens, TEXTS)
+    m = Text(tok)
+    for i, text in enumerate(TEXTS):
+        row = words[i]
+        assert list(row.feature_names) == m.split(text)
+        pieces = m.tokens(text)
+        real = tokens.values[i][maps.mask[i]]
+        # [CLS] first and [SEP] last are dropped; the rest goes word by word, in order
+        expected, pos = [], 1
+        for p in pieces:
+            expected.append(real[pos:pos + len(p)].sum())
+            pos += len(p)
+        assert pos == maps.mask[i].sum() - 1
+        np.testing.assert_allclose(row.values, expected)

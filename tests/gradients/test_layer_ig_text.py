@@ -112,3 +112,31 @@ def test_forward_kwargs_rows_must_match(setup):
     with pytest.raises(InputError, match="forward_kwargs"):
         LayerIntegratedGradients(model, model.hf.bert.embeddings).explain(
             ids, target=TARGETS, baseline_ids=base_ids, n_steps=4, forward_kwargs=[mask])
+
+
+def test_texts_through_a_text_classifier_equal_captum_summed_into_words(setup):
+    """LayerIntegratedGradients(TextClassifier).explain(texts): captum on the word embeddings (pad baseline,
+    attention mask), summed over the embedding axis and then over each word's pieces."""
+    from whybox.models import TextClassifier
+
+    model, hf, ids, mask, base_ids = setup
+    tok = transformers.AutoTokenizer.from_pretrained(str(gt_minilm.get_model_path()))
+    clf = TextClassifier(hf, tok, labels=["neg", "pos"])
+    names = ["pos" if t == 1 else "neg" for t in TARGETS]
+    ours = LayerIntegratedGradients(clf).explain(TEXTS, target=names, n_steps=16)
+    layer = hf.bert.embeddings.word_embeddings
+    ref = captum_attr.LayerIntegratedGradients(model, layer).attribute(
+        ids, baselines=base_ids, target=TARGETS, additional_forward_args=(mask,), n_steps=16,
+        method="gausslegendre").sum(-1).detach().numpy()
+    assert ours.meta["target_name"] == names
+    for i, text in enumerate(TEXTS):
+        word_ids = tok(text).word_ids()
+        words = sorted({w for w in word_ids if w is not None})
+        expected = [sum(ref[i, p] for p, w in enumerate(word_ids) if w == k) for k in words]
+        row = ours[i]
+        assert len(row.values) == len(words)
+        np.testing.assert_allclose(row.values, expected, rtol=0, atol=1e-5 * np.abs(ref).max())
+    with pytest.raises(InputError, match="set by the text path"):
+        LayerIntegratedGradients(clf).explain(TEXTS, baseline_ids=base_ids)
+    with pytest.raises(InputError, match="needs the layer"):
+        LayerIntegratedGradients(model)

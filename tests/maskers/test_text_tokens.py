@@ -76,3 +76,57 @@ def test_string_masking_rebuilds_the_text(tokenizer):
         Text(tokenizer, remove="delete").fill_ids(text, keep)
     with pytest.raises(InputError, match="words"):
         m.fill(text, np.ones((1, 2), bool))
+
+
+def _leaf_sets(h):
+    """The word sets of every node of a hierarchy."""
+    return [set(np.flatnonzero(h.leaf_mask([node]))) for node in range(h.n_nodes)]
+
+
+def test_phrase_hierarchy_never_joins_across_a_clause_before_the_clause_is_whole(tokenizer):
+    from whybox.maskers.text_tokens import phrase_groups
+
+    text = "The screen is bright, the battery is weak; overall fine. I would buy it again!"
+    m = Text(tokenizer, hierarchy="phrases")
+    words = m.split(text)
+    groups = phrase_groups(words)
+    assert len(groups) == 2                                          # two sentences
+    assert [[words[i] for i in c][-1] for c in groups[0]] == [",", ";", "."]
+    clauses = [set(c) for s in groups for c in s]
+    sentences = [set(i for c in s for i in c) for s in groups]
+    for node in _leaf_sets(m.hierarchy(text)):
+        # a node is inside one clause, or a union of whole clauses (sentences likewise)
+        inside = any(node <= c for c in clauses)
+        whole = all(c <= node or not (c & node) for c in clauses)
+        assert inside or whole, node
+        assert any(node <= s for s in sentences) or all(s <= node or not (s & node) for s in sentences)
+    halves = _leaf_sets(Text(tokenizer).hierarchy(text))
+    assert any(not (any(n <= c for c in clauses) or all(c <= n or not (c & n) for c in clauses)) for n in halves)
+    with pytest.raises(InputError, match="hierarchy"):
+        Text(tokenizer, hierarchy="sentences")
+
+
+def test_word_attribution_sums_the_pieces_of_each_word(tokenizer):
+    from whybox.results import Attribution
+
+    m = Text(tokenizer)
+    texts = ODD[:2] + ["short one"]
+    enc = tokenizer(texts, padding=True)
+    ids = np.array(enc["input_ids"])
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=ids.shape + (2,))                           # two outputs per token
+    special = np.isin(ids, tokenizer.all_special_ids)
+    values[special] = 0.0
+    attr = Attribution(values=values, base_values=np.zeros((3, 2)), method="test", meta={"k": 1}, has_outputs=True)
+    words = m.word_attribution(attr, texts)
+    assert words.values.shape[0] == 3 and words.meta["k"] == 1
+    for i, text in enumerate(texts):
+        row = words[i]
+        assert list(row.feature_names) == m.split(text)
+        wid = tokenizer(text).word_ids()
+        for j in range(len(m.split(text))):
+            pos = [p for p, w in enumerate(wid) if w is not None and sorted({x for x in wid if x is not None})[j] == w]
+            np.testing.assert_allclose(row.values[j], values[i, pos].sum(axis=0))
+        np.testing.assert_allclose(row.values.sum(axis=0), values[i].sum(axis=0))     # nothing lost
+    with pytest.raises(InputError, match="texts"):
+        m.word_attribution(attr, texts[:2])

@@ -79,9 +79,9 @@ def test_errors(encoder):
     with pytest.raises(InputError, match="list of texts"):
         clf("one string")
     with pytest.raises(InputError, match="output"):
-        TextClassifier(*encoder, output="log_odds")
-    with pytest.raises(InputError, match="computes"):
-        wrap(clf, output="raw")
+        TextClassifier(*encoder, output="predict")
+    with pytest.raises(InputError, match="computes one of"):
+        wrap(clf, output="predict")
 
 
 def test_wrap_with_a_tokenizer_builds_the_text_classifier(encoder):
@@ -102,3 +102,76 @@ def test_calling_the_wrapped_text_model_takes_the_texts(encoder):
     head = LogisticRegression(max_iter=1000).fit(emb, Y)
     m = wrap(model, tokenizer=tokenizer, head=head)
     np.testing.assert_allclose(m(TEXTS), head.predict_proba(emb), atol=1e-5)
+
+
+def test_log_odds_output_from_the_logits(encoder):
+    model, tokenizer = encoder
+    torch.manual_seed(0)
+    head2, head3 = torch.nn.Linear(384, 2), torch.nn.Linear(384, 3)
+    emb = torch.as_tensor(_mean_pool(model, tokenizer, TEXTS), dtype=torch.float32)
+    with torch.no_grad():
+        l2, l3 = head2(emb).double().numpy(), head3(emb).double().numpy()
+    clf = TextClassifier(model, tokenizer, head2, labels=["neg", "pos"])
+    lo = wrap(clf, output="log_odds")                                   # another output without rebuilding
+    assert lo.output_names == ("pos",) and clf.output == "probability"
+    np.testing.assert_allclose(lo(TEXTS)[:, 0], l2[:, 1] - l2[:, 0], atol=1e-5)
+    p = wrap(clf)(TEXTS)[:, 1]
+    np.testing.assert_allclose(lo(TEXTS)[:, 0], np.log(p / (1 - p)), atol=1e-4)
+    three = wrap(TextClassifier(model, tokenizer, head3), output="log_odds")(TEXTS)
+    p3 = np.exp(l3) / np.exp(l3).sum(1, keepdims=True)
+    np.testing.assert_allclose(three, np.log(p3 / (1 - p3)), atol=1e-5)
+    with pytest.raises(InputError, match="log_odds"):
+        TextClassifier(model, tokenizer, head2, output="odds")
+
+
+def test_fit_text_head_token_head_is_seeded_and_its_module_matches(encoder):
+    from whybox.models import EncoderClassifier, TokenHead, fit_text_head
+
+    model, tokenizer = encoder
+    a = fit_text_head(model, tokenizer, TEXTS, Y, head="tokens", steps=60, seed=3)
+    b = fit_text_head(model, tokenizer, TEXTS, Y, head="tokens", steps=60, seed=3)
+    c = fit_text_head(model, tokenizer, TEXTS, Y, head="tokens", steps=60, seed=4)
+    assert isinstance(a.head, TokenHead) and a.pooling == "tokens"
+    np.testing.assert_array_equal(a(TEXTS), b(TEXTS))                   # same seed, same model
+    assert not np.allclose(a(TEXTS), c(TEXTS))
+    assert (a(TEXTS).argmax(1) == Y).all()                              # fits its 6 training texts
+    assert not any(p.requires_grad for p in a.head.parameters()) and not a.head.training
+    # the head by hand: logits = b + sum over real tokens of V tanh(U h_t + c)
+    enc = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        h = model(**enc).last_hidden_state
+        per_token = a.head.score(torch.tanh(a.head.token(h))) * enc["attention_mask"].unsqueeze(-1)
+        logits = (per_token.sum(1) + a.head.bias).double().numpy()
+    soft = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(a(TEXTS), soft, atol=1e-5)
+    # one torch module for gradient methods: logits, or log-odds for a log-odds classifier
+    module = a.module()
+    assert isinstance(module, EncoderClassifier)
+    with torch.no_grad():
+        np.testing.assert_allclose(module(enc["input_ids"], enc["attention_mask"]).double().numpy(), logits,
+                                   atol=1e-5)
+        a.output = "log_odds"
+        margin = a.module()(enc["input_ids"], enc["attention_mask"]).double().numpy()
+    np.testing.assert_allclose(margin[:, 0], logits[:, 1] - logits[:, 0], atol=1e-5)
+    np.testing.assert_allclose(a(TEXTS)[:, 0], margin[:, 0], atol=1e-5)
+
+
+def test_fit_text_head_linear_and_errors(encoder):
+    from whybox.models import fit_text_head
+
+    model, tokenizer = encoder
+    lin = fit_text_head(model, tokenizer, TEXTS, Y, head="linear", labels=["neg", "pos"])
+    assert lin.pooling == "mean" and lin.labels == ("neg", "pos")
+    emb = torch.as_tensor(_mean_pool(model, tokenizer, TEXTS), dtype=torch.float32)
+    with torch.no_grad():
+        expected = torch.softmax(lin.head(emb), 1).double().numpy()
+    np.testing.assert_allclose(lin(TEXTS), expected, atol=1e-5)
+    with pytest.raises(InputError, match="head must be"):
+        fit_text_head(model, tokenizer, TEXTS, Y, head="mlp")
+    with pytest.raises(InputError, match="one integer class label per text"):
+        fit_text_head(model, tokenizer, TEXTS, Y[:3])
+    with pytest.raises(InputError, match="torch head"):
+        TextClassifier(model, tokenizer, LogisticRegression(), pooling="tokens")
+    sk = TextClassifier(model, tokenizer, LogisticRegression().fit(_mean_pool(model, tokenizer, TEXTS), Y))
+    with pytest.raises(InputError, match="gradients cannot pass"):
+        sk.module()

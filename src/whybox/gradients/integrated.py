@@ -19,12 +19,19 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..maskers.text_tokens import Text
+from ..models.huggingface import TextClassifier
+from ..results import Attribution
 from ._base import GradientExplainer, Partial, chunks, default_batch, finish_targets, row_take, show
 from .layers import LayerTap, find_layer
 
 __all__ = ["IntegratedGradients", "LayerIntegratedGradients", "quadrature", "gaussian_blur", "METHODS"]
 
 METHODS = ("riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "gausslegendre")
+
+
+def _is_text_classifier(model: Any) -> bool:
+    return isinstance(model, TextClassifier)
 
 
 def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -270,8 +277,10 @@ class LayerIntegratedGradients(GradientExplainer):
     layer's output is replaced by the interpolated activations.
 
     Arguments:
-      model               torch.nn.Module mapping (n, *input_shape) to logits (n, classes)
-      layer               module path ("embeddings.word", "layer4.1.conv2") or the module object
+      model               torch.nn.Module mapping (n, *input_shape) to logits (n, classes), or a
+                          `whybox.models.TextClassifier` with a torch head (then `explain` takes texts)
+      layer               module path ("embeddings.word", "layer4.1.conv2") or the module object; for a
+                          TextClassifier the default is its word-embedding layer
       multiply_by_inputs  multiply by (z(x) - z_b) (True: additive up to the quadrature error)
       labels              class names, so that `target` may be given by name
       channels_last       memory layout of 4-D float batches on the CPU ("auto", True, False)
@@ -291,17 +300,75 @@ class LayerIntegratedGradients(GradientExplainer):
     Returns an Attribution with values (n, *layer_shape) (last axis summed with sum_last_axis), base_values
     f_t with the layer's output set to z_b, data = x when its shape matches the values (token ids);
     meta: completeness_gap, relative_completeness_gap, layer, layer_shape, and the rest as IntegratedGradients.
+
+    Texts (model a TextClassifier): `explain(texts, target="predicted", baseline_token="pad", **settings)`
+    tokenizes the texts (padded, with their attention mask), takes as baseline the same ids with every
+    non-special token replaced by the pad (or mask) token, attributes to the word embeddings summed over
+    the embedding axis, and sums the tokens of each word (`maskers.Text.word_attribution`). The result is
+    a padded word-level Attribution (words as data, `mask`) of the raw scores (logits); the completeness
+    gap is unchanged by the summing, and meta["tokens"] / meta["token_values"] keep the per-token values.
     """
 
     method = "layer_integrated_gradients"
     pixel_level = False
 
-    def __init__(self, model: Any, layer: Any, multiply_by_inputs: bool = True, *,
+    def __init__(self, model: Any, layer: Any = None, multiply_by_inputs: bool = True, *,
                  labels: Sequence[str] | None = None, channels_last: bool | str = "auto") -> None:
+        self.text_model = None
+        if _is_text_classifier(model):
+            self.text_model = model
+            labels = labels if labels is not None else model.output_names
+            model = model.module()
+            if layer is None:
+                layer = model.encoder.get_input_embeddings() if hasattr(model, "encoder") else \
+                    model.model.get_input_embeddings()
+        elif layer is None:
+            raise InputError("LayerIntegratedGradients needs the layer to attribute to: a module path such as "
+                             "'embeddings.word_embeddings' or the module object (only a TextClassifier has a default)")
         super().__init__(model, labels=labels, channels_last=channels_last)
         self.layer_name, self.layer = find_layer(model, layer)
         self.multiply_by_inputs = bool(multiply_by_inputs)
         self._kw: dict[str, Any] = {}        # keyword arguments of the model call under way (forward_kwargs)
+
+    def explain(self, x: Any, target: Any = "predicted", **settings: Any) -> Attribution:
+        """Attributions for each row of x (or, for a TextClassifier, each text) toward its target class."""
+        if self.text_model is not None and (isinstance(x, str) or (
+                isinstance(x, (list, tuple)) and x and all(isinstance(t, str) for t in x))):
+            return self._explain_texts([x] if isinstance(x, str) else list(x), target, **settings)
+        return super().explain(x, target, **settings)
+
+    def _explain_texts(self, texts: list[str], target: Any, baseline_token: str = "pad", **settings: Any
+                       ) -> Attribution:
+        for name in ("baseline", "baseline_ids", "forward_kwargs", "sum_last_axis"):
+            if name in settings:
+                raise InputError(f"{name}= is set by the text path (pad-token baseline, attention mask, summed "
+                                 "embeddings); explain token ids directly to choose it yourself")
+        if baseline_token not in ("pad", "mask"):
+            raise InputError(f"baseline_token must be 'pad' or 'mask', got {baseline_token!r}")
+        clf = self.text_model
+        tok = clf.tokenizer
+        enc = tok(texts, padding=True, truncation=True, max_length=clf.max_length, return_tensors="pt")
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        special = torch.tensor([tok.get_special_tokens_mask(row.tolist(), already_has_special_tokens=True)
+                                for row in ids], dtype=torch.bool) | ~mask.bool()
+        fill = tok.pad_token_id if baseline_token == "pad" else tok.mask_token_id
+        if fill is None:
+            raise InputError(f"the tokenizer has no {baseline_token} token; use baseline_token="
+                             f"{'mask' if baseline_token == 'pad' else 'pad'!r}")
+        base = torch.where(special, ids, torch.full_like(ids, fill))
+        tokens_attr = super().explain(ids, target, baseline_ids=base, forward_kwargs={"attention_mask": mask},
+                                      sum_last_axis=True, **settings)
+        lengths = mask.sum(1).tolist()
+        pieces = [tok.convert_ids_to_tokens(ids[i, :lengths[i]].tolist()) for i in range(len(texts))]
+        tvals = np.asarray(tokens_attr.values)
+        meta = dict(tokens_attr.meta)
+        meta["tokens"] = pieces
+        meta["token_values"] = [tvals[i, :lengths[i]].tolist() for i in range(len(texts))]
+        meta["baseline"] = f"{baseline_token} token at every non-special position"
+        meta["per_row"] = list(meta.get("per_row", [])) + ["tokens", "token_values"]
+        tokens_attr = Attribution(values=tvals, base_values=tokens_attr.base_values, method=tokens_attr.method,
+                                  meta=meta)
+        return Text(tok).word_attribution(tokens_attr, texts, max_length=clf.max_length)
 
     def _run_model(self, x: torch.Tensor) -> Any:
         for tap in self._taps:

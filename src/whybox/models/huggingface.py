@@ -5,12 +5,14 @@ Two kinds (text extra: transformers and the packaged MiniLM encoder):
     the label names of its config;
   - an encoder with a classifier head on top (sentence-transformer style): the mean of the encoder's
     last hidden states over the real tokens, fed to a scikit-learn head (predict_proba / decision_function)
-    or a torch head.
+    or a torch head; or (pooling="tokens") every token's state, fed to a torch head taking
+    (states, attention_mask), such as `whybox.models.TokenHead`.
 Neither torch nor transformers is imported until a classifier is built.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
 import numpy as np
@@ -38,6 +40,28 @@ def minilm(attn_implementation: str = "eager") -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
+_OUTPUTS = ("probability", "raw", "log_odds")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+def _from_logits(logits: np.ndarray, output: str) -> np.ndarray:
+    """Scores in the asked output space from logits (n, k): softmax, the logits, or log-odds."""
+    if output == "raw":
+        return logits
+    if output == "log_odds":
+        if logits.shape[1] == 2:
+            return logits[:, 1:] - logits[:, :1]
+        # log(p_k / (1 - p_k)) = l_k - logsumexp of the other logits
+        others = np.stack([np.logaddexp.reduce(np.delete(logits, k, axis=1), axis=1)
+                           for k in range(logits.shape[1])], axis=1)
+        return logits - others
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
 class TextClassifier:
     """A callable f(texts) -> scores over a transformer: a sequence classifier, or an encoder + head.
 
@@ -46,17 +70,30 @@ class TextClassifier:
                    (its mean-pooled last hidden state goes to `head`)
       tokenizer    the model's tokenizer
       head         None for a sequence classifier; for an encoder a fitted scikit-learn classifier or a
-                   torch module taking (n, hidden) embeddings
-      output       "probability" (softmax, or the head's predict_proba) or "raw" (logits / decision values)
+                   torch module taking (n, hidden) embeddings, or with pooling="tokens" a torch module taking
+                   (states (n, T, hidden), attention_mask (n, T))
+      pooling      "mean" (the head gets the mean of the real tokens' states) or "tokens" (it gets them all);
+                   default: the head's `pooling` attribute if it has one, else "mean"
+      output       "probability" (softmax, or the head's predict_proba), "raw" (logits / decision values) or
+                   "log_odds" (two classes: one column, logit_1 - logit_0 = log(p1 / p0); more classes: log(p / (1 - p))
+                   per class). wrap(classifier, output=...) picks another one without rebuilding
       max_length   longer texts are truncated to this many tokens
       batch_size   texts per forward pass
       labels       class names; default: the config's id2label, or the head's classes_
     """
 
     def __init__(self, model: Any, tokenizer: Any, head: Any = None, *, output: str = "probability",
-                 max_length: int = 128, batch_size: int = 32, labels: Sequence[str] | None = None) -> None:
-        if output not in ("probability", "raw"):
-            raise InputError(f"output must be 'probability' or 'raw', got {output!r}")
+                 max_length: int = 128, batch_size: int = 32, labels: Sequence[str] | None = None,
+                 pooling: str | None = None) -> None:
+        if output not in _OUTPUTS:
+            raise InputError(f"output must be one of {_OUTPUTS}, got {output!r}")
+        pooling = pooling or getattr(head, "pooling", "mean")
+        if pooling not in ("mean", "tokens"):
+            raise InputError(f"pooling must be 'mean' or 'tokens', got {pooling!r}")
+        if pooling == "tokens" and (head is None or hasattr(head, "predict_proba") or not hasattr(head, "parameters")):
+            raise InputError("pooling='tokens' needs a torch head taking (states, attention_mask), such as "
+                             "whybox.models.TokenHead")
+        self.pooling = pooling
         self.model, self.tokenizer, self.head = model, tokenizer, head
         self.output, self.max_length, self.batch_size = output, int(max_length), int(batch_size)
         if labels is None:
@@ -69,10 +106,39 @@ class TextClassifier:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Mean of the encoder's last hidden states over the real (non-padding) tokens: (n, hidden)."""
-        return np.concatenate([self._forward(texts[i:i + self.batch_size], pooled=True)
-                               for i in range(0, len(texts), self.batch_size)]) if len(texts) else np.zeros((0, 0))
+        return self._batched(texts, "mean") if len(texts) else np.zeros((0, 0))
 
-    def _forward(self, texts: Sequence[str], pooled: bool) -> np.ndarray:
+    def _batched(self, texts: Sequence[str], what: str) -> np.ndarray:
+        return np.concatenate([self._forward(texts[i:i + self.batch_size], what)
+                               for i in range(0, len(texts), self.batch_size)])
+
+    @property
+    def output_names(self) -> tuple[str, ...] | None:
+        """Names of the output columns: the labels, or for two-class log-odds the positive class alone."""
+        if self.output == "log_odds" and self.labels is not None and len(self.labels) == 2:
+            return self.labels[1:]
+        return self.labels
+
+    def module(self) -> Any:
+        """This classifier as one torch module, forward(input_ids, attention_mask) -> scores, for gradient
+        methods (`LayerIntegratedGradients` on the word embeddings, say): the log-odds when this classifier's
+        output is "log_odds", else the logits (gradients of softmax probabilities vanish where the model is
+        sure, so "probability" classifiers are explained on their logits). Needs a torch head (or none, for a
+        sequence classifier)."""
+        from .text_head import EncoderClassifier, SequenceLogits
+
+        out = "log_odds" if self.output == "log_odds" else "raw"
+        if self.head is None:
+            return SequenceLogits(self.model, out)
+        if hasattr(self.head, "predict_proba") or hasattr(self.head, "decision_function") or \
+                not hasattr(self.head, "parameters"):
+            raise InputError(f"gradients cannot pass through a {type(self.head).__name__} head; use a torch head "
+                             "(whybox.models.fit_text_head trains one) or a model-agnostic method")
+        return EncoderClassifier(self.model, self.head, self.pooling, out)
+
+    def _forward(self, texts: Sequence[str], what: str) -> np.ndarray:
+        """One batch through the model: "logits" (sequence classifier), "mean" (pooled states) or
+        "head" (a token head's scores)."""
         import torch
 
         enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
@@ -88,8 +154,11 @@ class TextClassifier:
         finally:
             for m, flag in flags:
                 m.training = flag
-        if not pooled:
+        if what == "logits":
             return out.logits.double().cpu().numpy()
+        if what == "head":
+            with torch.no_grad():
+                return self.head(out.last_hidden_state, enc["attention_mask"]).double().cpu().numpy()
         mask = enc["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
         mean = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)
         return mean.double().cpu().numpy()
@@ -101,27 +170,26 @@ class TextClassifier:
         if not all(isinstance(t, str) for t in texts):
             raise InputError("a text classifier takes a list of strings")
         if self.head is None:
-            logits = np.concatenate([self._forward(texts[i:i + self.batch_size], pooled=False)
-                                     for i in range(0, len(texts), self.batch_size)])
-            if self.output == "raw":
-                return logits
-            z = np.exp(logits - logits.max(axis=1, keepdims=True))
-            return z / z.sum(axis=1, keepdims=True)
+            return _from_logits(self._batched(texts, "logits"), self.output)
+        if self.pooling == "tokens":
+            return _from_logits(self._batched(texts, "head"), self.output)
         emb = self.embed(texts)
-        if hasattr(self.head, "predict_proba") and self.output == "probability":
-            return np.asarray(self.head.predict_proba(emb), dtype=float)
+        if hasattr(self.head, "predict_proba") and self.output in ("probability", "log_odds"):
+            p = np.asarray(self.head.predict_proba(emb), dtype=float)
+            if self.output == "probability":
+                return p
+            with np.errstate(divide="ignore"):
+                return _logit(p[:, 1:]) if p.shape[1] == 2 else _logit(p)
         if hasattr(self.head, "decision_function"):
             return np.asarray(self.head.decision_function(emb), dtype=float)
         import torch
 
         with torch.no_grad():
             out = self.head(torch.as_tensor(emb, dtype=torch.float32)).double()
-        if self.output == "probability":
-            out = torch.softmax(out, dim=1)
-        return out.cpu().numpy()
+        return _from_logits(out.cpu().numpy(), self.output)
 
     def __repr__(self) -> str:
-        kind = "sequence classifier" if self.head is None else f"encoder + {type(self.head).__name__}"
+        kind = "sequence classifier" if self.head is None else f"encoder + {type(self.head).__name__} ({self.pooling})"
         return f"TextClassifier({kind}, labels={self.labels})"
 
 
@@ -130,9 +198,12 @@ def _matches(model: Any) -> bool:
 
 
 def _adapt(model: TextClassifier, output: str) -> Prediction:
+    if output not in ("auto", *_OUTPUTS):
+        raise InputError(f"a TextClassifier computes one of {_OUTPUTS}, not {output!r}")
     if output not in ("auto", model.output):
-        raise InputError(f"this TextClassifier computes {model.output!r}; build it with output={output!r} instead")
-    return Prediction(predict=model, output=model.output, output_names=model.labels,
+        model = copy.copy(model)
+        model.output = output
+    return Prediction(predict=model, output=model.output, output_names=model.output_names,
                       kind=f"text:{type(model.model).__name__}", native=model, extra={"raw_inputs": True})
 
 

@@ -68,6 +68,25 @@ class AttentionMaps:
     def n_heads(self) -> int:
         return self.attentions.shape[2]
 
+    def __getitem__(self, rows: int | slice | list | np.ndarray) -> "AttentionMaps":
+        """The maps of some texts: an int gives one text (n = 1) cut to its own real tokens; a slice, a list
+        of positions or a boolean mask gives those texts, padded to the longest of them."""
+        if isinstance(rows, (bool, np.bool_)):
+            raise TypeError("index AttentionMaps with a row position, a slice, positions or a boolean mask")
+        if isinstance(rows, (int, np.integer)):
+            n = len(self)
+            if not -n <= int(rows) < n:
+                raise IndexError(f"row {rows} is out of range for {n} texts")
+            idx = np.array([int(rows) % n])
+        else:
+            idx = np.arange(len(self))[rows]
+        t = int(self.mask[idx].sum(axis=1).max()) if idx.size else 0
+        cut = np.s_[..., :t, :t]
+        return AttentionMaps(attentions=self.attentions[idx][cut], mask=self.mask[idx][:, :t],
+                             tokens=self.tokens[idx][:, :t], mean_heads=self.mean_heads[idx][cut],
+                             rollout=None if self.rollout is None else self.rollout[idx][cut],
+                             method=self.method, meta=dict(self.meta))
+
     def lengths(self) -> np.ndarray:
         """(n,) the number of real tokens of each row."""
         return self.mask.sum(axis=1)

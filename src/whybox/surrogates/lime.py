@@ -25,6 +25,7 @@ from .._progress import progress
 from ..errors import InputError
 from ..maskers.image import ImageMasker, image_channel_axis
 from ..maskers.text import TextMasker
+from ..maskers.text_tokens import Text
 from ..models.base import Model, wrap
 from ..results import Attribution
 from ._lime_fit import SELECTIONS, SurrogateFit, fit_surrogate, resolve_selection
@@ -33,6 +34,7 @@ from ._lime_sampling import TabularSampler, as_text_list, binary_design, cosine_
 __all__ = ["Lime", "ROW_META"]
 
 MODES = ("auto", "tabular", "text", "image")
+TEXT_MASKERS = (TextMasker, Text)
 SAMPLINGS = ("quartile", "normal")
 MIN_SAMPLES = 10
 _CHUNK_BYTES = 64e6  # most bytes of perturbed images made at once
@@ -51,8 +53,9 @@ class Lime:
       data           training rows (numpy or pandas; categorical columns allowed): tables only
       mode           "auto" (tabular with data, else from the masker, else from the first X explained: strings
                      are text, arrays with 3 or more axes images), "tabular", "text", "image"
-      masker         a `TextMasker` or `ImageMasker` (default: words deleted / SLIC superpixels filled with
-                     their mean colour)
+      masker         a `TextMasker` (words by `WORD_PATTERN`), a `maskers.Text` (the model tokenizer's words,
+                     removed as its mask or pad token; sub-word pieces move together) or an `ImageMasker`
+                     (default: words deleted / SLIC superpixels filled with their mean colour)
       kernel_width   width of pi(d) = exp(-d^2 / width^2). d is the Euclidean distance between the
                      interpretable vectors (tables) or the cosine distance between keep-masks (text, images).
                      Default: 0.75 sqrt(2 m) for m table columns and 0.25 sqrt(2) for text and images: lime's
@@ -74,7 +77,7 @@ class Lime:
     method = "lime"
 
     def __init__(self, model: Any, data: Any = None, *, mode: str = "auto",
-                 masker: TextMasker | ImageMasker | None = None, kernel_width: float | None = None,
+                 masker: TextMasker | Text | ImageMasker | None = None, kernel_width: float | None = None,
                  sampling: str = "quartile", feature_selection: str = "auto", num_features: int | None = 10,
                  alpha: float = 1.0, output: str = "auto", seed: int = 0, batch_size: int | None = None,
                  feature_names: Sequence[str] | None = None) -> None:
@@ -91,18 +94,18 @@ class Lime:
             raise InputError(f"kernel_width must be a positive number, got {kernel_width!r}")
         if not (np.isfinite(alpha) and alpha >= 0):
             raise InputError(f"alpha (the ridge penalty) must be >= 0, got {alpha!r}")
-        if masker is not None and not isinstance(masker, (TextMasker, ImageMasker)):
-            raise InputError(f"masker must be a TextMasker or an ImageMasker, got {type(masker).__name__}; tables "
-                             "take their training data as `data` instead")
+        if masker is not None and not isinstance(masker, (*TEXT_MASKERS, ImageMasker)):
+            raise InputError(f"masker must be a TextMasker, a maskers.Text or an ImageMasker, got "
+                             f"{type(masker).__name__}; tables take their training data as `data` instead")
         if mode == "auto":
-            mode = "tabular" if data is not None else "text" if isinstance(masker, TextMasker) else \
+            mode = "tabular" if data is not None else "text" if isinstance(masker, TEXT_MASKERS) else \
                 "image" if isinstance(masker, ImageMasker) else "auto"
         if mode == "tabular" and data is None:
             raise InputError("tabular LIME samples from the training data; pass it: Lime(model, data=X_train)")
         if data is not None and mode != "tabular":
             raise InputError(f"data (training rows) is for tables, but mode={mode!r}; leave data out for "
                              f"text and images")
-        want = {"text": TextMasker, "image": ImageMasker}.get(mode)
+        want = {"text": TEXT_MASKERS, "image": ImageMasker}.get(mode)
         if masker is not None and (want is None or not isinstance(masker, want)):
             raise InputError(f"a {type(masker).__name__} cannot be used with mode={mode!r}")
         if masker is None and mode in ("text", "image"):
