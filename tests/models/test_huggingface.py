@@ -136,12 +136,18 @@ def test_fit_text_head_token_head_is_seeded_and_its_module_matches(encoder):
     assert not np.allclose(a(TEXTS), c(TEXTS))
     assert (a(TEXTS).argmax(1) == Y).all()                              # fits its 6 training texts
     assert not any(p.requires_grad for p in a.head.parameters()) and not a.head.training
-    # the head by hand: logits = b + sum over real tokens of V tanh(U h_t + c)
+    # the head by hand: logits = V (tau log sum over real tokens of exp(tanh(U h_t + c) / tau)) + b
     enc = tokenizer(TEXTS, padding=True, return_tensors="pt")
     with torch.no_grad():
         h = model(**enc).last_hidden_state
-        per_token = a.head.score(torch.tanh(a.head.token(h))) * enc["attention_mask"].unsqueeze(-1)
-        logits = (per_token.sum(1) + a.head.bias).double().numpy()
+        tau = a.head.temperature
+        logits = []
+        for i in range(len(TEXTS)):
+            real = h[i, enc["attention_mask"][i].bool()]                       # (t, hidden), no padding
+            z = torch.tanh(real @ a.head.token.weight.T + a.head.token.bias).double()
+            pooled = tau * torch.log(torch.exp(z / tau).sum(0))
+            logits.append((pooled @ a.head.score.weight.T.double() + a.head.score.bias.double()).numpy())
+        logits = np.array(logits)
     soft = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     np.testing.assert_allclose(a(TEXTS), soft, atol=1e-5)
     # one torch module for gradient methods: logits, or log-odds for a log-odds classifier
