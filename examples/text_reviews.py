@@ -22,7 +22,8 @@ texts = reviews(6, seed=1, negation_rate=0.5).texts
 four = explain_four_ways(classifier, texts, target="positive")
 for i, text in enumerate(texts):
     label, planted = reviews_truth(text)
-    print(f"{text!r}: p(positive) = {classifier([text])[0, 1]:.2f}, truth {label}, planted {[w for _, w, _ in planted]}")
+    words = [w for _, w, _ in planted]
+    print(f"{text!r}: p(positive) = {classifier([text])[0, 1]:.2f}, truth {label}, planted {words}")
     for name, attr in four.items():
         row = attr[i]
         sign = 1 if label == 1 or name == "Attention rollout" else -1      # attention has no sign

@@ -12,8 +12,8 @@ from whybox.plots._common import (as_numeric, format_value, normalise_within, nu
 def test_exports():
     assert set(plots.__all__) == {"waterfall", "bar", "beeswarm", "force", "scatter", "dependence", "pdp", "ale",
                                   "heatmap", "h_statistic_bars", "surrogate_tree", "lime_bar", "text_html", "text",
-                                  "image_overlay", "rule_card", "comparison_grid", "text_comparison", "text_comparison_html",
-                                  "attention_heads", "rollout"}
+                                  "image_overlay", "rule_card", "comparison_grid", "text_comparison",
+                                  "text_comparison_html", "attention_heads", "rollout"}
     assert all(callable(getattr(plots, name)) for name in plots.__all__)
 
 

