@@ -63,19 +63,6 @@ class Counted:
         return self.f(texts)
 
 
-class Pooled(nn.Module):
-    """encoder -> mean of the last hidden states over attention_mask -> linear head: logits."""
-
-    def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
-        super().__init__()
-        self.encoder, self.head = encoder, head
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(h.dtype)
-        return self.head((h * m).sum(1) / m.sum(1).clamp(min=1))
-
-
 def main(quick: bool = False, save: bool = True) -> None:
     import warnings
 
@@ -91,6 +78,7 @@ def main(quick: bool = False, save: bool = True) -> None:
     import whybox.maskers
     import whybox.models
     from whybox.gradients import LayerIntegratedGradients
+    from whybox.models import EncoderClassifier
     from whybox.shapley import PartitionShap
 
     warnings.filterwarnings("ignore")
@@ -150,7 +138,7 @@ def main(quick: bool = False, save: bool = True) -> None:
         opt.zero_grad()
         nn.functional.cross_entropy(head(xt), yt).backward()
         opt.step()
-    net = Pooled(enc, head.eval()).eval()
+    net = EncoderClassifier(enc, head.eval(), pooling="mean").eval()   # mean-pooled states -> logits
     batch = tok(held, padding=True, return_tensors="pt")
     ids, mask = batch["input_ids"], batch["attention_mask"]
     base_ids = torch.where((ids == tok.cls_token_id) | (ids == tok.sep_token_id), ids,
