@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..models.huggingface import run_transformer
 from ..results import AttentionMaps
 
 __all__ = ["Attention", "attention_rollout"]
@@ -96,19 +97,7 @@ class Attention:
 
     def _attend(self, texts: list[str]) -> list[tuple[np.ndarray, list[str]]]:
         """Per text: (layers, heads, t, t) weights over its real tokens, and those tokens."""
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt")
-        param = next(self.model.parameters(), None)
-        if param is not None:
-            enc = {k: v.to(param.device) for k, v in enc.items()}
-        flags = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                out = self.model(**enc, output_attentions=True)
-        finally:
-            for m, flag in flags:
-                m.training = flag
+        out, enc = run_transformer(self.model, self.tokenizer, texts, self.max_length, output_attentions=True)
         layers = getattr(out, "attentions", None)
         if not layers or any(a is None for a in layers):
             raise InputError("the model returned no attention weights; load it with attn_implementation='eager'")

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from .base import PRIORITY, Prediction, register_adapter
 
-__all__ = ["TextClassifier", "minilm"]
+__all__ = ["TextClassifier", "minilm", "run_transformer"]
 
 
 def minilm(attn_implementation: str = "eager") -> tuple[Any, Any]:
@@ -41,6 +41,27 @@ def minilm(attn_implementation: str = "eager") -> tuple[Any, Any]:
 
 
 _OUTPUTS = ("probability", "raw", "log_odds")
+
+
+def run_transformer(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, **kwargs: Any
+                    ) -> tuple[Any, dict]:
+    """(model output, tokenized batch) for one batch of texts: padded and truncated to `max_length`, on the
+    model's device, in eval mode without gradients; every module's training flag is restored after."""
+    import torch
+
+    enc = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    param = next(model.parameters(), None)
+    if param is not None:
+        enc = {k: v.to(param.device) for k, v in enc.items()}
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(**enc, **kwargs)
+    finally:
+        for m, flag in flags:
+            m.training = flag
+    return out, enc
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -141,27 +162,15 @@ class TextClassifier:
         "head" (a token head's scores)."""
         import torch
 
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt")
-        param = next(self.model.parameters(), None)
-        if param is not None:
-            enc = {k: v.to(param.device) for k, v in enc.items()}
-        flags = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                out = self.model(**enc)
-        finally:
-            for m, flag in flags:
-                m.training = flag
+        from .text_head import mean_pool
+
+        out, enc = run_transformer(self.model, self.tokenizer, texts, self.max_length)
         if what == "logits":
             return out.logits.double().cpu().numpy()
         if what == "head":
             with torch.no_grad():
                 return self.head(out.last_hidden_state, enc["attention_mask"]).double().cpu().numpy()
-        mask = enc["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
-        mean = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return mean.double().cpu().numpy()
+        return mean_pool(out.last_hidden_state, enc["attention_mask"]).double().cpu().numpy()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):

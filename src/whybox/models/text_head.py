@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .huggingface import TextClassifier
+from .huggingface import TextClassifier, run_transformer
 
 __all__ = ["TokenHead", "EncoderClassifier", "SequenceLogits", "fit_text_head", "log_odds", "mean_pool"]
 
@@ -113,21 +113,9 @@ def _states(encoder: nn.Module, tokenizer: Any, texts: list[str], max_length: in
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Last hidden states of every text, padded to the longest one: (n, T, H) float32 and (n, T) mask."""
     parts = []
-    param = next(encoder.parameters(), None)
-    flags = [(m, m.training) for m in encoder.modules()]
-    encoder.eval()
-    try:
-        with torch.no_grad():
-            for s in range(0, len(texts), batch_size):
-                enc = tokenizer(texts[s:s + batch_size], padding=True, truncation=True, max_length=max_length,
-                                return_tensors="pt")
-                if param is not None:
-                    enc = {k: v.to(param.device) for k, v in enc.items()}
-                h = encoder(**enc).last_hidden_state.float().cpu()
-                parts.append((h, enc["attention_mask"].cpu()))
-    finally:
-        for m, flag in flags:
-            m.training = flag
+    for s in range(0, len(texts), batch_size):
+        out, enc = run_transformer(encoder, tokenizer, texts[s:s + batch_size], max_length)
+        parts.append((out.last_hidden_state.float().cpu(), enc["attention_mask"].cpu()))
     t_max = max(h.shape[1] for h, _ in parts)
     states = torch.zeros(len(texts), t_max, parts[0][0].shape[2])
     mask = torch.zeros(len(texts), t_max, dtype=torch.long)
