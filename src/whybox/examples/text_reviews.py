@@ -42,13 +42,8 @@ def explain_four_ways(classifier: TextClassifier, texts: list[str], target: int 
         texts, num_samples=num_samples, labels=column)
     ig = LayerIntegratedGradients(classifier).explain(texts, target=column, n_steps=n_steps)
     rollout = Attention(classifier).explain(texts).cls_attribution()
-    return {"Partition SHAP": shap, "LIME": _single_output(lime),
+    if lime.has_outputs:                       # LIME keeps an outputs axis for one label of a multi-output model
+        lime = lime[:, :, 0]
+    return {"Partition SHAP": shap, "LIME": lime,
             "Integrated gradients": ig, "Attention rollout": masker.word_attribution(rollout, texts)}
 
-
-def _single_output(attr: Attribution) -> Attribution:
-    """LIME keeps an outputs axis even for one label; drop it so every method has (n, words)."""
-    if not attr.has_outputs:
-        return attr
-    return Attribution(values=attr.values[..., 0], base_values=attr.base_values.reshape(len(attr.values), -1)[:, 0],
-                       data=attr.data, mask=attr.mask, method=attr.method, meta=attr.meta)

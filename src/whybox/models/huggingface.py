@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from .base import PRIORITY, Prediction, register_adapter
+from .sklearn import log_odds
 
 __all__ = ["TextClassifier", "minilm", "run_transformer"]
 
@@ -64,21 +65,16 @@ def run_transformer(model: Any, tokenizer: Any, texts: Sequence[str], max_length
     return out, enc
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    return np.log(p) - np.log1p(-p)
-
-
 def _from_logits(logits: np.ndarray, output: str) -> np.ndarray:
     """Scores in the asked output space from logits (n, k): softmax, the logits, or log-odds."""
     if output == "raw":
         return logits
     if output == "log_odds":
-        if logits.shape[1] == 2:
-            return logits[:, 1:] - logits[:, :1]
-        # log(p_k / (1 - p_k)) = l_k - logsumexp of the other logits
-        others = np.stack([np.logaddexp.reduce(np.delete(logits, k, axis=1), axis=1)
-                           for k in range(logits.shape[1])], axis=1)
-        return logits - others
+        import torch
+
+        from .text_head import log_odds as logits_to_log_odds
+
+        return logits_to_log_odds(torch.from_numpy(logits)).numpy()
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
 
@@ -187,8 +183,7 @@ class TextClassifier:
             p = np.asarray(self.head.predict_proba(emb), dtype=float)
             if self.output == "probability":
                 return p
-            with np.errstate(divide="ignore"):
-                return _logit(p[:, 1:]) if p.shape[1] == 2 else _logit(p)
+            return log_odds(p[:, 1:]) if p.shape[1] == 2 else log_odds(p)
         if hasattr(self.head, "decision_function"):
             return np.asarray(self.head.decision_function(emb), dtype=float)
         import torch
