@@ -19,3 +19,20 @@ class ModelError(WhyboxError, TypeError):
 
 class BudgetError(WhyboxError, ValueError):
     """A method was asked for more work than it allows (too many features, too small a budget)."""
+
+
+class AdditivityError(WhyboxError, ArithmeticError):
+    """A Shapley-family explanation does not add up to the output the model's own library computes.
+
+    Attributes:
+      rows   indices of the rows that miss, worst first
+      gaps   |base + sum(values) - model output| of those rows (largest over outputs)
+      tolerance  the gap that was allowed
+    """
+
+    def __init__(self, message: str, rows: "list[int] | None" = None, gaps: "list[float] | None" = None,
+                 tolerance: float = 0.0) -> None:
+        super().__init__(message)
+        self.rows = list(rows or [])
+        self.gaps = list(gaps or [])
+        self.tolerance = float(tolerance)

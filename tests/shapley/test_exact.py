@@ -64,7 +64,8 @@ def test_classifier_probabilities_additive():
     clf = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X, y)
     attr = ExactShapley(clf, X[:20]).explain(X[100:106])
     np.testing.assert_allclose(attr.output, clf.predict_proba(X[100:106]), atol=1e-6)
-    assert attr.meta["model_evals"] == 6 + 6 * (2 ** 5 - 2) * 20
+    # f(x), every proper coalition over the background, and the additivity check asking f(x) again
+    assert attr.meta["model_evals"] == 6 + 6 * (2 ** 5 - 2) * 20 + 6
 
 
 def test_groups_equal_brute_force_over_group_players():

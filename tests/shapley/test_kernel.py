@@ -148,7 +148,7 @@ def test_meta_counts_coalitions_and_model_rows(case, mlp):
     background, rows, _ = case
     attr = KernelShap(mlp, background).explain(rows, max_evals=60)
     assert attr.meta["samples_per_row"] == 60
-    assert attr.meta["model_evals"] == len(rows) * (1 + 60 * len(background))
+    assert attr.meta["model_evals"] == len(rows) * (2 + 60 * len(background))  # f(x) twice: the check
     assert attr.meta["max_evals"] == 60 and attr.method == "kernel_shap"
     assert attr.meta["additivity_gap"] < 1e-9
 

@@ -107,7 +107,7 @@ def test_meta_counts_distinct_coalitions(case, mlp):
     attr = PermutationShap(mlp, background).explain(rows, max_evals=100)
     samples = attr.meta["samples_per_row"]
     assert 2 * (M - 1) <= samples <= 100
-    assert attr.meta["model_evals"] == len(rows) * (1 + samples * len(background))
+    assert attr.meta["model_evals"] == len(rows) * (2 + samples * len(background))  # f(x) twice: the check
     assert attr.meta["permutations"] >= 2 * (100 // (2 * (M - 1)))  # revisited coalitions buy extra walks
     assert attr.method == "permutation_shap"
 

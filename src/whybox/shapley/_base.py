@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..maskers.tabular import TabularMasker
 from ..models.base import Model, wrap
 from ..results import Attribution
+from ._additivity import NONDETERMINISTIC, additivity_meta
 from ._game import CoalitionGame
 
 Groups = Mapping[str, Sequence[str]] | Sequence[Sequence[str]] | None
@@ -71,13 +72,17 @@ class ShapleyExplainer:
       seed         the only source of randomness: same seed, same explanation
       summarize    replace a large background by this many weighted k-means rows
       batch_size   most rows per model call
+      check_additivity  True (default): call the model once more on the explained rows and raise
+                   `AdditivityError` when base_values + values.sum(features) misses that output; False: only
+                   record the gap in meta["additivity_gap"]
     """
 
     method = "shapley"
 
     def __init__(self, model: Any, background: Any, *, groups: Groups = None, output: str = "auto",
                  seed: int = 0, summarize: int | None = None, batch_size: int | None = None,
-                 feature_names: Sequence[str] | None = None) -> None:
+                 feature_names: Sequence[str] | None = None, check_additivity: bool = True) -> None:
+        self.check_additivity = bool(check_additivity)
         self.model: Model = wrap(model, output=output, batch_size=batch_size, feature_names=feature_names)
         if isinstance(background, TabularMasker):
             self.masker = background
@@ -122,10 +127,13 @@ class ShapleyExplainer:
                 budget: dict) -> Attribution:
         n, k = fx.shape
         base = np.repeat(self.expected_value[None, :], n, axis=0)
-        gap = float(np.max(np.abs(base + values.sum(axis=1) - fx))) if n else 0.0
-        meta = {"samples_per_row": int(samples), "model_evals": int(rows),
+        reference = self.model.evaluate(arr)  # asked again: the values add up to fx by construction
+        checked = additivity_meta(base + values.sum(axis=1), reference, method=type(self).__name__,
+                                  reference_name=f"{self.model.kind} ({self.model.output})",
+                                  causes=[NONDETERMINISTIC], check=self.check_additivity)
+        meta = {"samples_per_row": int(samples), "model_evals": int(rows + n),
                 "background_rows": int(self.masker.n_rows), "seed": self.seed, "output": self.model.output,
-                "model": self.model.kind, "additivity_gap": gap, **self._budget_meta(**budget)}
+                "model": self.model.kind, **checked, **self._budget_meta(**budget)}
         if self.grouped:
             meta["groups"] = {p: [c for c, on in zip(self.model.feature_names, row) if on]
                               for p, row in zip(self.player_names, self.players)}
