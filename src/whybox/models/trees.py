@@ -16,12 +16,21 @@ The raw prediction is base_offset + sum over trees of value[leaf reached] (K out
 Categorical columns are encoded as codes: code i stands for `categories[j][i]`.
 A value the model never saw becomes code -1 (in no set: goes right), or NaN
 (the missing-value direction) when `unseen_as_missing` is set.
+
+Rows are encoded once, at the boundary (`encode`), and everything inside works on the
+codes (`margin`): encoding codes a second time would turn every string category into
+"unseen". `predict_raw(X)` is `margin(encode(X))` for rows as the user holds them.
+
+`library_output`, set by the parsers, computes the same raw margin with the model's own
+library (`decision_function`, `predict(output_margin=True)`, `raw_score=True`, ...); the
+explainers check their results against it, never against `margin`, which could share a
+bug with them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numba
 import numpy as np
@@ -58,6 +67,11 @@ class TreeEnsemble:
     categories      column index -> category values in code order, for categorical columns
     unseen_as_missing  unseen categories take the missing-value direction (else code -1)
     source          which library and model type this came from
+    classes         a classifier's class labels, all of them (a binary model's margin is the last one's)
+    library_output  f(rows as the user gives them) -> (n, K) the raw margin computed by the model's own
+                    library, or None when the ensemble was not read from a library model
+    library_name    how library_output computes it, for messages ("XGBClassifier.predict(output_margin=True)")
+    library_eps     unit roundoff of the library's sum of leaf values (2^-24 where it sums in float32)
     """
 
     left: np.ndarray
@@ -80,6 +94,10 @@ class TreeEnsemble:
     categories: dict[int, list] = field(default_factory=dict)
     unseen_as_missing: bool = False
     source: str = ""
+    classes: tuple[str, ...] | None = None
+    library_output: Callable[[Any], Any] | None = field(default=None, repr=False)
+    library_name: str = ""
+    library_eps: float = 2.0 ** -53
 
     def __post_init__(self) -> None:
         n = len(self.left)
@@ -110,6 +128,8 @@ class TreeEnsemble:
             self.feature_names = tuple(str(f) for f in self.feature_names)
         if self.output_names is not None:
             self.output_names = tuple(str(o) for o in self.output_names)
+        if self.classes is not None:
+            self.classes = tuple(str(c) for c in self.classes)
 
     # ------------------------------------------------------------------ description
     @property
@@ -146,16 +166,24 @@ class TreeEnsemble:
         return parse(model)
 
     # ------------------------------------------------------------------ input
+    def align(self, X: Any) -> Any:
+        """A DataFrame's columns put in the model's order (names as strings); other input as it is."""
+        if not isinstance(X, pd.DataFrame) or self.feature_names is None:
+            return X
+        cols = [str(c) for c in X.columns]
+        missing = [f for f in self.feature_names if f not in cols]
+        if missing:
+            raise InputError(f"X lacks the model's columns {missing}; the model expects "
+                             f"{list(self.feature_names)}")
+        return X.set_axis(cols, axis=1)[list(self.feature_names)]
+
     def encode(self, X: Any) -> np.ndarray:
-        """Input rows as float64 (n, M): numeric columns as they are, categorical columns as codes."""
+        """Input rows as float64 (n, M): numeric columns as they are, categorical columns as codes.
+
+        Call it once, on rows as the user holds them; pass the codes on to `margin` and the kernels.
+        """
         if isinstance(X, pd.DataFrame):
-            if self.feature_names is not None:
-                cols = [str(c) for c in X.columns]
-                missing = [f for f in self.feature_names if f not in cols]
-                if missing:
-                    raise InputError(f"X lacks the model's columns {missing}; the model expects "
-                                     f"{list(self.feature_names)}")
-                X = X.set_axis(cols, axis=1)[list(self.feature_names)]
+            X = self.align(X)
             out = np.empty(X.shape, dtype=np.float64)
             for j in range(X.shape[1]):
                 col = X.iloc[:, j]
@@ -202,15 +230,57 @@ class TreeEnsemble:
 
     # ------------------------------------------------------------------ prediction
     def leaves(self, X: Any) -> np.ndarray:
-        """(n, T) the leaf each row reaches in each tree."""
-        x = self.encode(X)
-        return _leaves(x, self.left, self.right, self.feature, self.threshold, self.strict, self.default_left,
-                       self.categorical, self.cat_offsets, self.cat_codes, self.roots)
+        """(n, T) the leaf each row of X (as the user holds it) reaches in each tree."""
+        return self.leaves_of_codes(self.encode(X))
+
+    def leaves_of_codes(self, codes: np.ndarray) -> np.ndarray:
+        """(n, T) the leaf each already-encoded row (from `encode`) reaches in each tree."""
+        return _leaves(np.ascontiguousarray(codes, dtype=np.float64), self.left, self.right, self.feature,
+                       self.threshold, self.strict, self.default_left, self.categorical, self.cat_offsets,
+                       self.cat_codes, self.roots)
+
+    def margin(self, codes: np.ndarray) -> np.ndarray:
+        """(n, K) raw margin of already-encoded rows: base_offset + sum of the leaf values reached."""
+        return self.base_offset + _sum_leaves(self.leaves_of_codes(codes), self.value)
 
     def predict_raw(self, X: Any) -> np.ndarray:
-        """(n, K) raw margin: base_offset + sum of the leaf values reached."""
-        leaves = self.leaves(X)
-        return self.base_offset + _sum_leaves(leaves, self.value)
+        """(n, K) raw margin of rows as the user holds them: `margin(encode(X))`."""
+        return self.margin(self.encode(X))
+
+    def library_margin(self, X: Any) -> np.ndarray | None:
+        """(n, K) the raw margin computed by the model's own library on X, or None without a library model.
+
+        Raises `ModelError` when the library refuses rows that whybox could read.
+        """
+        if self.library_output is None:
+            return None
+        try:
+            out = np.asarray(self.library_output(self.align(X)), dtype=np.float64)
+        except Exception as e:
+            raise ModelError(f"the model's own library ({self.library_name or self.source}) failed on these rows, "
+                             f"so the explanation cannot be checked against it: {type(e).__name__}: {e}. Pass the "
+                             "rows in the form the model was trained on, or check_additivity=False") from e
+        n = out.shape[0] if out.ndim else 0
+        if out.size != n * self.n_outputs:
+            raise ModelError(f"{self.library_name or self.source} returned shape {out.shape}; whybox read "
+                             f"{self.n_outputs} output(s) from its trees")
+        return out.reshape(n, self.n_outputs)
+
+    def sum_tolerance(self) -> np.ndarray:
+        """(K,) the rounding a library can make summing this ensemble's leaves: T * eps * sum of |terms|.
+
+        A bound on accumulating T + 1 terms in the library's precision, each of size at most the tree's
+        largest |leaf value| (or |base_offset|).
+        """
+        largest = np.zeros((self.n_trees, self.n_outputs))
+        nodes, trees = self.roots.astype(np.int64), np.arange(self.n_trees)
+        while nodes.size:                                  # walk all trees down, level by level
+            leaf = self.left[nodes] < 0
+            np.maximum.at(largest, trees[leaf], np.abs(self.value[nodes[leaf]]))
+            nodes, trees = nodes[~leaf], trees[~leaf]
+            nodes, trees = np.concatenate([self.left[nodes], self.right[nodes]]).astype(np.int64), np.tile(trees, 2)
+        total = np.abs(self.base_offset) + largest.sum(axis=0)
+        return (self.n_trees + 1) * self.library_eps * total
 
     def predict(self, X: Any) -> np.ndarray:
         """(n, K) the library's prediction: the link applied to the raw margin."""

@@ -23,6 +23,7 @@ Everything runs in numba, parallel over rows, with no Python loop over rows or n
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from ..results import Attribution, Interactions
 from . import _tree_common as C
 from . import _tree_interventional as I
 from . import _tree_path as P
+from ._additivity import TOLERANCE, additivity_meta
 
 __all__ = ["TreeShap", "supports"]
 
@@ -59,29 +61,25 @@ class TreeShap:
       model         a fitted tree model, or a `TreeEnsemble`
       background    None: path-dependent Tree SHAP; rows (DataFrame/array): interventional Tree SHAP
       output        "raw" (the margin; "auto" and "log_odds" for a logistic model mean the same) or
-                    "probability" (interventional only; binary/logistic or identity-link models): each
-                    background row's margin attribution is rescaled by (p(x) - p(b)) / (m(x) - m(b)),
-                    additive in probability, as shap does; a binary classifier gets two columns (p0, p1)
+                    "probability": for forests (whose trees average class probabilities) the same as "raw",
+                    one column per class; for a binary logistic model (interventional only) each background
+                    row's margin attribution is rescaled by (p(x) - p(b)) / (m(x) - m(b)), additive in
+                    probability, as shap does, and the result has two columns (p0, p1)
       table_memory  bytes allowed for cached per-leaf coefficient tables (0 disables them)
+      check_additivity  True (default): base_values + values.sum(features) must equal the output the model's
+                    own library computes (decision_function, predict_proba, predict(output_margin=True),
+                    raw_score, RawFormulaVal) on the explained rows, and the base value its mean over the
+                    background, or `AdditivityError` is raised; False: the gap is only recorded in meta
     """
 
     method = "tree_shap"
 
     def __init__(self, model: Any, background: Any = None, *, output: str = "raw",
-                 table_memory: int = TABLE_MEMORY, seed: int | None = None) -> None:
+                 table_memory: int = TABLE_MEMORY, seed: int | None = None, check_additivity: bool = True) -> None:
         self.ensemble = model if isinstance(model, TreeEnsemble) else TreeEnsemble.from_model(model)
         ens = self.ensemble
-        if output not in ("auto", "raw", "log_odds", "probability"):
-            raise InputError(f"TreeShap explains output 'raw' (margin) or 'probability', not {output!r}")
-        if output == "log_odds" and ens.link not in ("logistic",):
-            raise InputError(f"output='log_odds' needs a logistic model; this one has link {ens.link!r}: use 'raw'")
-        self.output = "raw" if output in ("auto", "log_odds") else output
-        if self.output == "probability":
-            if background is None:
-                raise InputError("probability output needs the interventional path: pass background=... rows")
-            if ens.link == "softmax":
-                raise InputError("probability output of a multi-class (softmax) model is not supported by Tree "
-                                 "SHAP; explain output='raw' (per-class margins) or use KernelShap")
+        self.check_additivity = bool(check_additivity)
+        self.output, self.rescale = _output_space(ens, output, background is not None)
         self.table_memory = int(table_memory)
         # the kernels' split arrays: thresholds made non-strict so a split is one `x <= t` test
         self.split_arrays = (ens.left, ens.right, ens.feature, C.non_strict_thresholds(ens.threshold, ens.strict),
@@ -114,8 +112,10 @@ class TreeShap:
                                            self.leaf_depth, len(self.leaf_nodes))
             self.merged = C.merge_masks(self.bg_masks, self.bg_weight)
             self.pair_wx, self.pair_wb = C.pair_weights(self.leaf_feat.shape[1] + 1)
-            self.bg_margin = ens.predict_raw(bg)
-            if self.output == "probability":
+            self.bg_margin = ens.margin(bg)
+            self.background_check = self._check(self.bg_margin, background, "the background rows (whose mean "
+                                                "output is the base value)")
+            if self.rescale:
                 self.expected_value = self.bg_weight @ _link(self.bg_margin, ens.link)
             else:
                 self.expected_value = self.bg_weight @ self.bg_margin
@@ -157,23 +157,48 @@ class TreeShap:
             X = X.set_axis([str(c) for c in X.columns], axis=1)[list(self.ensemble.feature_names)]
         return x, TabularSchema.from_data(X).to_array(X, what="X")
 
-    def _result(self, values: np.ndarray, data: np.ndarray, margin: np.ndarray) -> Attribution:
-        """The Attribution, with the additivity gap against the explained output (margin or probability)."""
+    def _check(self, values: np.ndarray, X: Any, what: str, reconstructed: bool = False) -> dict:
+        """Compare margins (or base + sum of values, in the explained space) with the library's own output.
+
+        values  (n, K) whybox's margins of X, or with `reconstructed` base + values.sum(features)
+        X       the same rows as the user gave them (the library reads them its own way)
+        """
         ens = self.ensemble
-        n = margin.shape[0]
+        library = ens.library_margin(X)
+        if library is None:
+            name = "whybox's reading of the trees: a TreeEnsemble was given, there is no library model to ask"
+            library = ens.margin(ens.encode(X))
+        else:
+            name = ens.library_name
+        reference = _link(library, ens.link) if (reconstructed and self.rescale) else library
+        tolerance = TOLERANCE * np.maximum(1.0, np.abs(reference).max(axis=1, initial=0.0)) + ens.sum_tolerance().max()
+        causes = ["whybox read the trees differently from how the library predicts with them: categories "
+                  "(unseen or re-encoded values), missing values, or float32 thresholds",
+                  "the model is not (only) a sum of its trees: a subclass or wrapper that changes its output, a "
+                  "non-constant init estimator, a custom objective",
+                  "the output space: the library's margin was compared with a probability or the reverse"]
+        return additivity_meta(values, reference, method=f"TreeShap ({what})", reference_name=name,
+                               causes=causes, check=self.check_additivity, tolerance=tolerance, relative=False)
+
+    def _result(self, values: np.ndarray, data: np.ndarray, X: Any) -> Attribution:
+        """The Attribution, checked against the model's own output on X (margin or probability)."""
+        ens = self.ensemble
+        n = values.shape[0]
         base = np.repeat(np.atleast_1d(self.expected_value)[None, :], n, axis=0)
-        fx = _link(margin, ens.link) if self.output == "probability" else margin
-        gap = float(np.max(np.abs(base + values.sum(axis=1) - fx))) if n else 0.0
+        checked = self._check(base + values.sum(axis=1), X, "the explained rows", reconstructed=True)
+        if self.background is not None:
+            checked["additivity_gap_background"] = self.background_check["additivity_gap"]
         onames = ens.output_names
-        if self.output == "probability" and ens.link == "logistic":
+        if self.output == "probability" and ens.n_outputs == 1:   # only logistic (see _output_space)
             # two columns (p0, p1), as whybox.models.wrap gives a binary classifier's probabilities
             values = np.concatenate([-values, values], axis=-1)
             base = np.concatenate([1.0 - base, base], axis=-1)
-            onames = onames if onames and len(onames) == 2 else ("0", onames[0] if onames else "1")
+            onames = ens.classes if ens.classes and len(ens.classes) == 2 else \
+                ("0", onames[0] if onames else "1")
         k = values.shape[-1]
         names = ens.feature_names or tuple(f"x{i}" for i in range(ens.n_features))
         meta = {"mode": self.mode, "output": self.output, "model": ens.source, "trees": ens.n_trees,
-                "link": ens.link, "model_evals": 0, "additivity_gap": gap}
+                "link": ens.link, "model_evals": int(n), **checked}
         if self.background is not None:
             meta["background_rows"] = int(self.background.shape[0])
         if k == 1:
@@ -188,20 +213,19 @@ class TreeShap:
         """Shapley values of each row: base_values + values.sum(features) equals the explained output."""
         ens = self.ensemble
         x, data = self._encode(X)
-        margin = ens.predict_raw(x)
         arrays = (*self.split_arrays, ens.roots, self.slot, self.leaf_index)
         if self.mode == "path_dependent":
             table, offsets = self._tables_for(x.shape[0])
             phi = P.path_dependent(x, *arrays, self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                    self.leaf_out, self.weights, table, offsets, ens.n_features)
-        elif self.output == "raw":
+        elif not self.rescale:
             offs, masks, wts = self.merged
             table, offsets = self._tables_for(x.shape[0])
             phi = I.interventional(x, *arrays, self.leaf_nodes, self.leaf_depth, self.leaf_feat, ens.value,
                                    self.leaf_out, offs, masks, wts, self.pair_wx, self.pair_wb, table, offsets,
                                    ens.n_features)
         else:
-            m_x, bg = margin[:, 0], self.bg_margin[:, 0]
+            m_x, bg = ens.margin(x)[:, 0], self.bg_margin[:, 0]
             diff = m_x[:, None] - bg[None, :]
             p_x, p_b = _link(m_x, ens.link), _link(bg, ens.link)
             slope = _link_slope(m_x, ens.link)
@@ -211,7 +235,7 @@ class TreeShap:
             phi = I.interventional_pairs(x, *arrays, self.leaf_depth, self.leaf_feat,
                                          np.ascontiguousarray(ens.value[:, 0]), self.bg_masks, self.pair_wx,
                                          self.pair_wb, ens.n_features, scale)[:, :, None]
-        return self._result(phi, data, margin)
+        return self._result(phi, data, X)
 
     def explain_interactions(self, X: Any) -> Interactions:
         """SHAP interaction values (path-dependent): (n, M, M[, outputs]); each row sums to the SHAP value."""
@@ -223,11 +247,40 @@ class TreeShap:
         inter = P.path_dependent_interactions(x, *self.split_arrays, ens.roots, self.slot, self.leaf_index,
                                               self.leaf_depth, self.leaf_feat, self.leaf_z, ens.value,
                                               self.weights, ens.n_features)
-        attr = self._result(inter.sum(axis=2), data, ens.predict_raw(x))
+        attr = self.explain(X)           # the SHAP values, checked against the library's own output
+        phi = attr.values if attr.has_outputs else attr.values[..., None]
+        sums = additivity_meta(inter.sum(axis=2), phi, method="TreeShap.explain_interactions",
+                               reference_name="the SHAP values of the same rows (each row of a feature's "
+                               "interactions sums to its SHAP value)", causes=["a bug in the interaction kernel"],
+                               check=self.check_additivity)
+        attr = replace(attr, meta={**attr.meta, "interaction_sum_gap": sums["additivity_gap"]})
         values = inter if attr.has_outputs else inter[..., 0]
         return Interactions(values=values, base_values=attr.base_values, data=data, feature_names=attr.feature_names,
                             output_names=attr.output_names, method="tree_shap_interactions", meta=attr.meta,
                             has_outputs=attr.has_outputs)
+
+
+def _output_space(ens: TreeEnsemble, output: str, interventional: bool) -> tuple[str, bool]:
+    """("raw" or "probability", whether margins are rescaled into probabilities) for a requested output."""
+    if output not in ("auto", "raw", "log_odds", "probability"):
+        raise InputError(f"TreeShap explains output 'raw' (margin), 'log_odds' or 'probability', not {output!r}")
+    if output == "log_odds" and ens.link != "logistic":
+        raise InputError(f"output='log_odds' needs a logistic model; this one ({ens.source}) has link {ens.link!r}: "
+                         "use 'raw'" + (" or 'probability'" if ens.classes and ens.link == "identity" else ""))
+    if output != "probability":
+        return "raw", False
+    if ens.link == "identity" and ens.classes is not None:
+        return "probability", False          # forests average class probabilities: their raw output
+    if ens.link == "logistic" and ens.n_outputs == 1:
+        if not interventional:
+            raise InputError("probability output of a boosted model needs the interventional path: pass "
+                             "background=... rows")
+        return "probability", True
+    if ens.link == "softmax":
+        raise InputError("probability output of a multi-class (softmax) model is not supported by Tree SHAP; "
+                         "explain output='raw' (per-class margins) or use KernelShap")
+    raise InputError(f"this model ({ens.source}, link {ens.link!r}) has no class probabilities; explain "
+                     "output='raw'")
 
 
 def _link(m: np.ndarray, link: str) -> np.ndarray:

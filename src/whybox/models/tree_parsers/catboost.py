@@ -460,6 +460,10 @@ def parse(model: Any, *, data: Any = None) -> TreeEnsemble:
                            feature_names=features.names, output_names=output_names,
                            categories=_labels(features, data), unseen_as_missing=False,
                            source=f"catboost:{type(model).__name__}({loss or 'unknown loss'})")
+    classes = getattr(model, "classes_", None)
+    ensemble.classes = tuple(str(c) for c in classes) if classes is not None and k <= len(classes) else None
+    ensemble.library_output = lambda X: model.predict(X, prediction_type="RawFormulaVal")
+    ensemble.library_name = f"{type(model).__name__}.predict(prediction_type='RawFormulaVal')"
     return CatBoostTreeEnsemble(**{f: getattr(ensemble, f) for f in ensemble.__dataclass_fields__},
                                 cat_hashes=cat_hashes)
 

@@ -126,10 +126,18 @@ def parse(model: Any, *, num_iteration: int | None = None,
         categories = given_categories(categories, feature_names or names, n_features)
     else:
         categories = _categories(booster, header, tail, n_features)
+    classes = getattr(estimator, "classes_", None) if estimator is not None else None
+    owner = estimator if estimator is not None else booster
+
+    def library_output(X: Any) -> Any:
+        return owner.predict(X, raw_score=True, num_iteration=num_iteration)
+
     return stack_trees(trees, np.zeros(k), k, link=_link(objective, objective_line, k), n_features=n_features,
                        feature_names=feature_names, output_names=_output_names(estimator, objective, k),
                        categories=categories, unseen_as_missing=False,
-                       source=f"lightgbm:{objective}" + (":rf" if average else ""))
+                       source=f"lightgbm:{objective}" + (":rf" if average else ""),
+                       classes=None if classes is None else tuple(str(c) for c in classes),
+                       library_output=library_output, library_name=f"{type(owner).__name__}.predict(raw_score=True)")
 
 
 # ---------------------------------------------------------------------------- text model

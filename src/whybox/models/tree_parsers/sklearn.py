@@ -58,7 +58,31 @@ def supports(model: Any) -> bool:
 def parse(model: Any) -> TreeEnsemble:
     """Read a fitted scikit-learn tree model (or a Pipeline that only holds one) into a TreeEnsemble."""
     kind, est = _check(model)
-    return {"tree": _parse_forest, "forest": _parse_forest, "gb": _parse_gb, "hgb": _parse_hgb}[kind](est)
+    ens = {"tree": _parse_forest, "forest": _parse_forest, "gb": _parse_gb, "hgb": _parse_hgb}[kind](est)
+    ens.library_output, ens.library_name = _library_output(model, kind, ens.link)
+    classes = getattr(est, "classes_", None)
+    if classes is not None and not isinstance(classes, list) and ens.n_outputs <= len(classes):
+        ens.classes = tuple(str(c) for c in classes)          # (a multi-output classifier has a list)
+    return ens
+
+
+def _library_output(model: Any, kind: str, link: str) -> tuple[Any, str]:
+    """(f(X) -> raw margin through the model's own public API, its name).
+
+    Called on the model the user gave (a Pipeline, a subclass), so whatever its methods do is what the
+    explanation is checked against: forests' predict_proba / predict, boosting's decision_function / predict.
+    """
+    name = type(model).__name__
+    if not hasattr(model, "classes_"):
+        if link == "exp":
+            return (lambda X: np.log(model.predict(X))), f"log({name}.predict)"
+        return model.predict, f"{name}.predict"
+    if kind in ("tree", "forest"):
+        def proba(X: Any) -> np.ndarray:
+            p = model.predict_proba(X)
+            return np.hstack(p) if isinstance(p, list) else p     # multi-output: the outputs side by side
+        return proba, f"{name}.predict_proba"
+    return model.decision_function, f"{name}.decision_function"
 
 
 def _check(model: Any) -> tuple[str, Any]:

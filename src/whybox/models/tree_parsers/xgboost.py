@@ -144,11 +144,40 @@ def parse(model: Any, *, categories: Mapping[Any, Sequence] | None = None,
         feature_names = None
     cats = _stored_categories(gb["model"].get("cats"), n_features)
     cats.update(given_categories(categories, feature_names, n_features))
+    classes = getattr(estimator, "classes_", None) if estimator is not None else None
+    library, library_name = _library_output(booster, estimator, _iteration_range(selected, gb["model"], len(trees_json)))
     return stack_trees(trees, base, n_outputs, link=link, n_features=n_features,
                        feature_names=tuple(feature_names) if feature_names else None,
                        output_names=_output_names(estimator, objective, n_outputs),
                        categories=cats, unseen_as_missing=False,
-                       source=f"xgboost:{objective}" + (":dart" if kind == "dart" else ""))
+                       source=f"xgboost:{objective}" + (":dart" if kind == "dart" else ""),
+                       classes=None if classes is None else tuple(str(c) for c in classes),
+                       library_output=library, library_name=library_name, library_eps=2.0 ** -24)
+
+
+def _iteration_range(selected: range, model_json: dict, n_trees: int) -> tuple[int, int]:
+    """The boosting rounds (begin, end) that hold exactly the selected trees, for XGBoost's own predict."""
+    indptr = model_json.get("iteration_indptr")
+    if not indptr:
+        per_iter = max(1, int(model_json.get("gbtree_model_param", {}).get("num_parallel_tree", 1)))
+        per_iter *= max(1, max(model_json.get("tree_info") or [0]) + 1)
+        indptr = list(range(0, n_trees + 1, per_iter))
+    return indptr.index(selected.start), indptr.index(selected.stop)
+
+
+def _library_output(booster: Any, estimator: Any, rounds: tuple[int, int]) -> tuple[Any, str]:
+    """(f(X) -> XGBoost's own margin over the same rounds, its name). XGBoost sums leaves in float32."""
+    if estimator is not None:
+        def margin(X: Any) -> Any:
+            return estimator.predict(X, output_margin=True, iteration_range=rounds)
+        return margin, f"{type(estimator).__name__}.predict(output_margin=True)"
+
+    def booster_margin(X: Any) -> Any:
+        import xgboost
+        named = hasattr(X, "columns")
+        data = xgboost.DMatrix(X, enable_categorical=True) if named else xgboost.DMatrix(X)
+        return booster.predict(data, output_margin=True, iteration_range=rounds, validate_features=named)
+    return booster_margin, "Booster.predict(output_margin=True)"
 
 
 # ---------------------------------------------------------------------------- pieces
