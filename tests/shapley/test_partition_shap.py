@@ -47,7 +47,7 @@ def test_additive_at_any_budget_and_the_budget_holds(images, max_evals, fill):
     assert attr.values.shape == images.shape + (2,) and attr.base_values.shape == (3, 2)
     assert additivity_gap(attr, fx) < 1e-9 and attr.meta["additivity_gap"] < 1e-9
     assert max(attr.meta["evals_per_row"]) <= max_evals
-    assert sum(calls) == attr.meta["model_evals"] <= 3 * max_evals
+    assert sum(calls) == attr.meta["model_evals"] <= 3 * (max_evals + 1)   # + f(x) again for the additivity check
     # the base value is the model at the fully removed image
     removed = ImageMasker(fill=fill).fill(images[0], np.zeros((12, 16), dtype=np.int64), np.zeros((1, 1), bool))
     np.testing.assert_allclose(attr.base_values[0], toy(removed)[0], atol=1e-12)
@@ -152,7 +152,7 @@ def test_fully_expanded_values_are_owen_values_and_shapley_values_for_additive_m
 
 
 def test_same_seed_same_result_and_a_torch_cnn_is_additive():
-    torch = pytest.importorskip("torch")
+    import torch
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
                               torch.nn.Flatten(), torch.nn.Linear(16, 3))

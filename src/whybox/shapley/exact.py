@@ -17,6 +17,7 @@ from ..maskers.text import TextMasker
 from ..maskers.text_tokens import Text
 from ..models.base import wrap
 from ..results import Attribution
+from ._additivity import NONDETERMINISTIC, additivity_meta
 from ._base import ShapleyExplainer
 from ._game import CoalitionGame
 
@@ -61,11 +62,12 @@ class ExactShapley(ShapleyExplainer):
     def __init__(self, model: Any, background: Any, *, max_players: int = MAX_PLAYERS, **kwargs: Any) -> None:
         self.max_players = int(max_players)
         if isinstance(background, (Text, TextMasker)):
-            unknown = set(kwargs) - {"output", "seed", "batch_size"}
+            unknown = set(kwargs) - {"output", "seed", "batch_size", "check_additivity"}
             if unknown:
                 raise InputError(f"{sorted(unknown)} do not apply to texts; ExactShapley(model, text_masker) takes "
-                                 "output=, seed= and batch_size=")
+                                 "output=, seed=, batch_size= and check_additivity=")
             self.text_masker = background
+            self.check_additivity = bool(kwargs.get("check_additivity", True))
             self.model = wrap(model, output=kwargs.get("output", "auto"), batch_size=kwargs.get("batch_size"))
             self.seed = int(kwargs.get("seed", 0))
             return
@@ -106,9 +108,12 @@ class ExactShapley(ShapleyExplainer):
             values[i, :m] = shapley_from_table(v)
             base[i] = v[0]
             data[i, :m], mask[i, :m] = words[i], True
+        checked = additivity_meta(base + values.sum(axis=1), self.model.evaluate_raw(texts),
+                                  method="ExactShapley (text)", reference_name=f"{self.model.kind} ({self.model.output})",
+                                  causes=[NONDETERMINISTIC], check=self.check_additivity)
         if k == 1:
             values, base = values[..., 0], base[:, 0]
-        meta = {"mode": "text", "model_evals": int(self.model.n_evals - before), "seed": self.seed,
+        meta = {"mode": "text", "model_evals": int(self.model.n_evals - before), "seed": self.seed, **checked,
                 "samples_per_row": 2 ** longest, "output": self.model.output, "model": self.model.kind,
                 "masker": repr(self.text_masker)}
         return Attribution(values=values, base_values=base, data=data, method=self.method, meta=meta,

@@ -33,6 +33,7 @@ from ..maskers.text import TextMasker
 from ..maskers.text_tokens import Text
 from ..models.base import wrap
 from ..results import Attribution
+from ._additivity import NONDETERMINISTIC, additivity_meta
 from ._game import CoalitionGame
 
 __all__ = ["PartitionShap", "owen_values"]
@@ -127,12 +128,17 @@ class PartitionShap:
       seed           recorded for the family's convention; the method itself draws no random numbers
       batch_size     most inputs per model call
       feature_names  tables: names of the columns when the data carries none
+      check_additivity  True (default): call the model once more on the explained inputs and raise
+                     `AdditivityError` when base_values + values.sum(features) misses that output; False:
+                     only record the gap in meta["additivity_gap"]
     """
 
     method = "partition_shap"
 
     def __init__(self, model: Any, masker: Any, *, hierarchy: Any = None, output: str = "auto", seed: int = 0,
-                 batch_size: int | None = None, feature_names: Sequence[str] | None = None) -> None:
+                 batch_size: int | None = None, feature_names: Sequence[str] | None = None,
+                 check_additivity: bool = True) -> None:
+        self.check_additivity = bool(check_additivity)
         if isinstance(masker, str):
             masker = ImageMasker(fill=masker)
         self.seed = int(seed)
@@ -221,7 +227,8 @@ class PartitionShap:
         extra = {"fill": masker.fill_with if isinstance(masker.fill_with, (str, int, float)) else "array",
                  "largest_leaf_side": int(side),
                  "n_leaves": tree.n_leaves, "masker": repr(masker)}
-        return self._result(values, fx, f_empty, targets, images, max_evals, evals, pairs, before, None, extra)
+        return self._result(values, fx, f_empty, targets, images, max_evals, evals, pairs, before, None, extra,
+                            again=lambda: self.model.evaluate_raw(images))
 
     def _explain_texts(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
                        show: bool | None, before: int) -> Attribution:
@@ -257,7 +264,7 @@ class PartitionShap:
             evals.append(used + 2)
             pairs.append(expanded)
         return self._result(values, fx, f_empty, targets, data, max_evals, evals, pairs, before, None,
-                            {"masker": repr(masker)}, mask=mask)
+                            {"masker": repr(masker)}, mask=mask, again=lambda: self.model.evaluate_raw(texts))
 
     def _explain_table(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
                        show: bool | None, before: int) -> Attribution:
@@ -279,16 +286,20 @@ class PartitionShap:
         f_empty = np.repeat(self.expected_value[None], arr.shape[0], axis=0)
         extra = {"background_rows": int(self.masker.n_rows), "hierarchy_order": tree.order.tolist()}
         return self._result(values, fx, f_empty, targets, arr, max_evals, evals, pairs, before,
-                            self.model.feature_names, extra)
+                            self.model.feature_names, extra, again=lambda: self.model.evaluate(arr))
 
     # ------------------------------------------------------------------ result
     def _result(self, values: np.ndarray, fx: np.ndarray, f_empty: np.ndarray, targets: np.ndarray | None,
                 data: np.ndarray, max_evals: int, evals: list[int], pairs: list[int], before: int,
-                feature_names: Any, extra: dict, mask: np.ndarray | None = None) -> Attribution:
+                feature_names: Any, extra: dict, mask: np.ndarray | None = None,
+                again: Callable[[], np.ndarray] | None = None) -> Attribution:
+        """The Attribution; `again()` asks the model for f(x) once more, for the additivity check."""
         n, k = fx.shape
+        reference = fx if again is None else again()
         names = self.model.output_names
         if targets is None:
             base, out = f_empty, fx
+            out = reference
             if k == 1:
                 values, base, out = values[..., 0], base[:, 0], out[:, 0]
             onames = names if k > 1 else None
@@ -296,15 +307,17 @@ class PartitionShap:
         else:
             rows = np.arange(n)
             values = values[..., 0]  # the loops kept the target's column only
-            base, out, onames = f_empty[rows, targets], fx[rows, targets], None
+            base, out, onames = f_empty[rows, targets], reference[rows, targets], None
             target_meta = {"target": targets.tolist(),
                            "target_names": [names[t] for t in targets] if names is not None else None}
         feature_axes = tuple(range(1, data.ndim))
-        gap = float(np.max(np.abs(base + values.sum(axis=feature_axes) - out))) if n else 0.0
+        checked = additivity_meta(base + values.sum(axis=feature_axes), out, method=f"PartitionShap ({self.mode})",
+                                  reference_name=f"{self.model.kind} ({self.model.output})",
+                                  causes=[NONDETERMINISTIC], check=self.check_additivity)
         meta = {"mode": self.mode, "max_evals": int(max_evals), "samples_per_row": int(max(evals, default=0)),
                 "evals_per_row": evals, "pairs_expanded": pairs, "model_evals": int(self.model.n_evals - before),
                 "seed": self.seed, "output": self.model.output, "model": self.model.kind,
-                "additivity_gap": gap, **target_meta, **extra}
+                **checked, **target_meta, **extra}
         meta["per_row"] = [key for key in ("evals_per_row", "pairs_expanded", "target", "target_names")
                            if isinstance(meta.get(key), list)]
         has_outputs = targets is None and k > 1
