@@ -2,12 +2,14 @@
 
 Order of choice: Tree SHAP for tree ensembles (once available), LinearShap for models
 that are affine in their inputs, ExactShapley for few features, otherwise KernelShap.
-The choice and the reason are recorded in the result's `meta`.
+The choice and the reason are recorded in the result's `meta`, including why the methods
+before it did not apply (a tree parser's refusal, LinearShap's error).
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -39,13 +41,23 @@ def _looks_linear(model: Any) -> bool:
     return hasattr(last, "coef_") and hasattr(last, "intercept_")
 
 
-def _tree_supported(model: Any) -> bool:
+def _why_not_tree(model: Any) -> str | None:
+    """None when Tree SHAP reads the model, else why not (recorded in the result's meta["choice_reason"]).
+
+    The tree parsers' refusals are reasons; an unexpected failure while asking (a library call that raises)
+    is also turned into a reason, but with a `UserWarning`, since it may hide a model Tree SHAP could read.
+    """
+    from .models.tree_parsers import why_not
+    from .models.trees import TreeEnsemble
+    if isinstance(model, TreeEnsemble):
+        return None
     try:
-        tree = importlib.import_module("whybox.shapley.tree")
-    except ImportError:
-        return False
-    supports = getattr(tree, "supports", None)
-    return bool(supports and supports(model))
+        return why_not(model)
+    except Exception as e:  # noqa: BLE001 - surfaced as a warning, and in meta, not swallowed
+        reason = (f"checking whether Tree SHAP reads {type(model).__name__} failed: {type(e).__name__}: {e}")
+        warnings.warn(f"{reason}; falling back to a model-agnostic method (pass method='tree' to see the error "
+                      "raised)", UserWarning, stacklevel=3)
+        return reason
 
 
 def explain(model: Any, X: Any, background: Any = None, *, method: str = "auto", seed: int = 0,
@@ -85,22 +97,26 @@ def explain(model: Any, X: Any, background: Any = None, *, method: str = "auto",
 
 def _choose(model: Any, X: Any, background: Any, output: str, seed: int, kwargs: dict) -> tuple[str, str, Any]:
     """The method for `model`, why, and the explainer if building it was the test."""
-    if _tree_supported(model):
+    not_tree = _why_not_tree(model)
+    if not_tree is None:
         return "tree", "tree ensemble: exact Tree SHAP in polynomial time", None
+    declined = [f"not Tree SHAP: {not_tree}"]
     if background is None:
         raise InputError("pass background=... (e.g. 50-100 training rows): model-agnostic Shapley values "
-                         "replace removed features by background values")
+                         f"replace removed features by background values (Tree SHAP, which needs none, does not "
+                         f"apply: {not_tree})")
     if _looks_linear(model) and output != "probability":
         try:
             linear = _explainer_class("linear")(model, background, output=output, seed=seed, **kwargs)
             return "linear", "the model is affine in its inputs: exact analytic values", linear
-        except (InputError, ModelError):
-            pass
+        except (InputError, ModelError) as e:
+            declined.append(f"not LinearShap: {e}")
     from .models.base import wrap
     from .shapley._base import resolve_players
     m = wrap(model, output=output, feature_names=kwargs.get("feature_names"))
     m.bind(X)
     players = resolve_players(kwargs.get("groups"), m.feature_names)[0].shape[0]
+    why = "; ".join(declined)
     if players <= EXACT_UP_TO:
-        return "exact", f"{players} players <= {EXACT_UP_TO}: all 2^{players} coalitions are affordable", None
-    return "kernel", f"{players} players > {EXACT_UP_TO}: sampling with Kernel SHAP", None
+        return "exact", f"{players} players <= {EXACT_UP_TO}: all 2^{players} coalitions are affordable ({why})", None
+    return "kernel", f"{players} players > {EXACT_UP_TO}: sampling with Kernel SHAP ({why})", None

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import (AdaBoostClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
                               GradientBoostingClassifier, GradientBoostingRegressor, HistGradientBoostingClassifier,
-                              HistGradientBoostingRegressor, IsolationForest, RandomForestClassifier,
+                              HistGradientBoostingRegressor, RandomForestClassifier,
                               RandomForestRegressor)
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -284,14 +284,15 @@ def test_pipeline_with_transformer_is_refused(data):
     assert "StandardScaler" in str(err.value) and "model-agnostic" in str(err.value)
 
 
-@pytest.mark.parametrize("model", [IsolationForest(n_estimators=3), AdaBoostClassifier(n_estimators=3),
+@pytest.mark.parametrize("model", [AdaBoostClassifier(n_estimators=3),
                                    LogisticRegression(), BaggingRegressor(DecisionTreeRegressor(), n_estimators=3)],
                          ids=lambda m: type(m).__name__)
 def test_unsupported_models(data, model):
     X, y = data["X"], data["y"]["binary"]
-    model.fit(X, y) if not isinstance(model, IsolationForest) else model.fit(X)
+    model.fit(X, y)
     name = type(model).__name__
     assert not sk_parser.supports(model) and not tree_parsers.supports(model)
+    assert name in sk_parser.why_not(model) and name in tree_parsers.why_not(model)
     for fn in (sk_parser.parse, TreeEnsemble.from_model):
         with pytest.raises(ModelError, match=name):
             fn(model)

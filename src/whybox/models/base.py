@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import InputError, ModelError
-from .schema import TabularSchema
+from .schema import TabularSchema, refuse_library_data
 
 __all__ = ["Model", "Prediction", "OUTPUTS", "register_adapter", "wrap"]
 
@@ -130,6 +130,7 @@ class Model:
         """Learn the column layout from example data (done once; later data is checked against it)."""
         if self.schema is not None:
             return self.schema
+        refuse_library_data(X)
         import pandas as pd
         known = self.prediction.feature_names
         expected = self.prediction.n_features if known is None else len(known)

@@ -17,7 +17,23 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["TabularSchema"]
+__all__ = ["TabularSchema", "refuse_library_data"]
+
+#: (module prefix, class name) of the boosting libraries' own data containers, which hold no readable rows
+_LIBRARY_DATA = {("xgboost", "DMatrix"): "xgboost.DMatrix", ("xgboost", "QuantileDMatrix"): "xgboost.QuantileDMatrix",
+                 ("xgboost", "DeviceQuantileDMatrix"): "xgboost.DeviceQuantileDMatrix",
+                 ("lightgbm", "Dataset"): "lightgbm.Dataset", ("catboost", "Pool"): "catboost.Pool"}
+
+
+def refuse_library_data(X: Any, what: str = "X") -> None:
+    """Raise `InputError` when X is a library's training container (xgboost.DMatrix, lightgbm.Dataset,
+    catboost.Pool): whybox needs the rows themselves, to perturb them and to show them."""
+    for cls in type(X).__mro__:
+        name = _LIBRARY_DATA.get(((getattr(cls, "__module__", "") or "").split(".")[0], cls.__name__))
+        if name is not None:
+            raise InputError(f"{what} is an object of type {name}, a training container whybox cannot read rows "
+                             "from; pass the table you built it from instead (a pandas DataFrame, with its "
+                             "categorical dtypes, or a numpy array)")
 
 
 def _is_categorical(s: pd.Series) -> bool:
@@ -33,14 +49,15 @@ class TabularSchema:
     categories  name -> allowed values, for categorical (non-numeric) columns
     dtypes      name -> pandas dtype to restore before calling the model (categoricals only)
     as_frame    whether the model wants a DataFrame (it was fitted on one) rather than a numpy array
-    allow_nan   whether missing values may reach the model
+    allow_nan   whether missing values may reach the model: True, False, or the columns that may hold them
+                (names, or positions in `names`), as a pipeline that imputes some columns only allows
     """
 
     names: tuple[str, ...]
     categories: dict[str, list] = field(default_factory=dict)
     dtypes: dict[str, Any] = field(default_factory=dict)
     as_frame: bool = False
-    allow_nan: bool = True
+    allow_nan: bool | frozenset = True
 
     @property
     def n_features(self) -> int:
@@ -51,9 +68,10 @@ class TabularSchema:
         return not self.categories
 
     @classmethod
-    def from_data(cls, X: Any, names: Sequence[str] | None = None, allow_nan: bool = True,
+    def from_data(cls, X: Any, names: Sequence[str] | None = None, allow_nan: bool | frozenset = True,
                   as_frame: bool | None = None) -> "TabularSchema":
         """Read the layout off example data (a DataFrame keeps its categorical dtypes)."""
+        refuse_library_data(X)
         if isinstance(X, pd.DataFrame):
             categories, dtypes = {}, {}
             for c in X.columns:
@@ -78,6 +96,7 @@ class TabularSchema:
     # ------------------------------------------------------------------ input -> array
     def to_array(self, X: Any, what: str = "X") -> np.ndarray:
         """Validate X against the schema and return (n, features) float64 or object array in model order."""
+        refuse_library_data(X, what)
         if isinstance(X, pd.Series):
             X = X.to_frame().T
         if isinstance(X, pd.DataFrame):
@@ -128,10 +147,18 @@ class TabularSchema:
         self._check_values(arr, what)
         return arr
 
+    def nan_allowed(self, j: int) -> bool:
+        """Whether column j (position in `names`) may hold missing values."""
+        if isinstance(self.allow_nan, (bool, np.bool_)):
+            return bool(self.allow_nan)
+        return j in self.allow_nan or self.names[j] in self.allow_nan
+
     def _check_values(self, arr: np.ndarray, what: str) -> None:
         for j, name in enumerate(self.names):
             col = arr[:, j]
             if name in self.categories:
+                if not self.nan_allowed(j):
+                    self._refuse_nan(int(pd.isna(pd.Series(col, dtype=object)).sum()), j, what)
                 allowed = self.categories[name]
                 present = pd.unique(pd.Series(col, dtype=object).dropna())
                 bad = [v for v in present if v not in allowed]
@@ -139,19 +166,24 @@ class TabularSchema:
                     raise InputError(f"unknown category {bad[0]!r} in column {name!r} of {what}; known categories: "
                                      f"{allowed}. Map it to a known category or refit the model with it.")
                 continue
-            if not self.allow_nan:
-                col = col.astype(float)
-                n_nan = int(np.isnan(col).sum())
-                if n_nan:
-                    raise InputError(f"column {name!r} of {what} has {n_nan} missing values (NaN) but this model "
-                                     "cannot take them; impute them first, or use a model that handles missing "
-                                     "values (e.g. HistGradientBoosting, XGBoost, LightGBM)")
+            if not self.nan_allowed(j):
+                self._refuse_nan(int(np.isnan(col.astype(float)).sum()), j, what)
             if arr.dtype != object:
                 continue
             try:
                 col.astype(float)
             except (TypeError, ValueError) as e:
                 raise InputError(f"column {name!r} of {what} should be numeric: {e}") from e
+
+    def _refuse_nan(self, n_nan: int, j: int, what: str) -> None:
+        if not n_nan:
+            return
+        some = [n for i, n in enumerate(self.names) if self.nan_allowed(i)]
+        where = f" in this column (only in {some})" if some else ""
+        raise InputError(f"column {self.names[j]!r} of {what} has {n_nan} missing values (NaN) but this model "
+                         f"cannot take them{where}; impute them first (e.g. a SimpleImputer step), or use a model "
+                         "that handles missing values (e.g. HistGradientBoosting, XGBoost, LightGBM). If the model "
+                         "does take NaN, say so: whybox.models.wrap(model, allow_nan=True), and explain that")
 
     # ------------------------------------------------------------------ array -> model input
     def to_model_input(self, arr: np.ndarray) -> Any:

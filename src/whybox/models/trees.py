@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, ModelError
+from .schema import refuse_library_data
 
 __all__ = ["TreeEnsemble", "LINKS"]
 
@@ -72,6 +73,8 @@ class TreeEnsemble:
                     library, or None when the ensemble was not read from a library model
     library_name    how library_output computes it, for messages ("XGBClassifier.predict(output_margin=True)")
     library_eps     unit roundoff of the library's sum of leaf values (2^-24 where it sums in float32)
+    rename          how the library rewrote a column name when it stored it (LightGBM: spaces -> "_"), so that
+                    `align` finds a frame's columns under the names the user gave them; None: names as stored
     """
 
     left: np.ndarray
@@ -98,6 +101,7 @@ class TreeEnsemble:
     library_output: Callable[[Any], Any] | None = field(default=None, repr=False)
     library_name: str = ""
     library_eps: float = 2.0 ** -53
+    rename: Callable[[str], str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.left)
@@ -167,21 +171,50 @@ class TreeEnsemble:
 
     # ------------------------------------------------------------------ input
     def align(self, X: Any) -> Any:
-        """A DataFrame's columns put in the model's order (names as strings); other input as it is."""
+        """A DataFrame's columns put in the model's order, under the model's names; other input as it is.
+
+        A column is found by its own name, or else by the name the library stored it under (`rename`:
+        LightGBM turns "income ($)" into "income_($)"), so a frame with the names the user trained on works.
+        """
         if not isinstance(X, pd.DataFrame) or self.feature_names is None:
             return X
+        return X.iloc[:, self._positions(X)].set_axis(list(self.feature_names), axis=1)
+
+    def column_names(self, X: Any) -> tuple[str, ...] | None:
+        """The user's name of each model column in X (a DataFrame), else the model's names (None if unnamed)."""
+        if not isinstance(X, pd.DataFrame) or self.feature_names is None:
+            return self.feature_names
+        return tuple(str(X.columns[p]) for p in self._positions(X))
+
+    def _positions(self, X: pd.DataFrame) -> list[int]:
+        """Position in X of each of the model's columns: by exact name first, then through `rename`."""
         cols = [str(c) for c in X.columns]
-        missing = [f for f in self.feature_names if f not in cols]
+        exact = {c: p for p, c in reversed(list(enumerate(cols)))}
+        wanted = set(self.feature_names)
+        renamed: dict[str, list[int]] = {}
+        if self.rename is not None:
+            for p, c in enumerate(cols):
+                stored = self.rename(c)
+                if stored != c and stored in wanted and stored not in exact:
+                    renamed.setdefault(stored, []).append(p)
+        clash = {f: [cols[p] for p in ps] for f, ps in renamed.items() if len(ps) > 1}
+        if clash:
+            f, names = next(iter(clash.items()))
+            raise InputError(f"X has columns {names}, which the model's library would all store as {f!r}; keep "
+                             "only the one the model was trained on")
+        missing = [f for f in self.feature_names if f not in exact and f not in renamed]
         if missing:
-            raise InputError(f"X lacks the model's columns {missing}; the model expects "
-                             f"{list(self.feature_names)}")
-        return X.set_axis(cols, axis=1)[list(self.feature_names)]
+            how = " (or under the name its library stored it as)" if self.rename is not None else ""
+            raise InputError(f"X lacks {len(missing)} of the model's columns{how}: {missing}; X has {cols}. "
+                             "Pass the columns the model was trained on")
+        return [exact[f] if f in exact else renamed[f][0] for f in self.feature_names]
 
     def encode(self, X: Any) -> np.ndarray:
         """Input rows as float64 (n, M): numeric columns as they are, categorical columns as codes.
 
         Call it once, on rows as the user holds them; pass the codes on to `margin` and the kernels.
         """
+        refuse_library_data(X)
         if isinstance(X, pd.DataFrame):
             X = self.align(X)
             out = np.empty(X.shape, dtype=np.float64)

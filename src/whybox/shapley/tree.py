@@ -153,8 +153,7 @@ class TreeShap:
         x = self.ensemble.encode(X)
         if not isinstance(X, pd.DataFrame):
             return x, x
-        if self.ensemble.feature_names is not None:
-            X = X.set_axis([str(c) for c in X.columns], axis=1)[list(self.ensemble.feature_names)]
+        X = self.ensemble.align(X)
         return x, TabularSchema.from_data(X).to_array(X, what="X")
 
     def _check(self, values: np.ndarray, X: Any, what: str, reconstructed: bool = False) -> dict:
@@ -196,7 +195,7 @@ class TreeShap:
             onames = ens.classes if ens.classes and len(ens.classes) == 2 else \
                 ("0", onames[0] if onames else "1")
         k = values.shape[-1]
-        names = ens.feature_names or tuple(f"x{i}" for i in range(ens.n_features))
+        names = ens.column_names(X) or tuple(f"x{i}" for i in range(ens.n_features))   # the user's names
         meta = {"mode": self.mode, "output": self.output, "model": ens.source, "trees": ens.n_trees,
                 "link": ens.link, "model_evals": int(n), **checked}
         if self.background is not None:

@@ -1,7 +1,8 @@
 """Parsers from each library's fitted trees into `TreeEnsemble` (see ../trees.py for the format).
 
-`parse(model)` picks the parser by the model's module, without importing libraries
-the model does not come from.
+`parse(model)` picks the parser by the library the model's class (or one of its base
+classes, for subclasses such as scikit-optimize's forests) comes from, without importing
+libraries the model does not come from.
 """
 
 from __future__ import annotations
@@ -23,33 +24,42 @@ _PARSERS = {
 
 
 def library_of(model: Any) -> str | None:
-    """Which supported library a model comes from ("sklearn", "xgboost", ...), or None."""
+    """Which supported library a model's class, or the nearest of its base classes, comes from, or None."""
     if isinstance(model, type):
         return None
-    top = type(model).__module__.split(".")[0]
-    return top if top in _PARSERS else None
+    for cls in type(model).__mro__:
+        top = (getattr(cls, "__module__", None) or "").split(".")[0]
+        if top in _PARSERS:
+            return top
+    return None
 
 
 def parse(model: Any) -> "TreeEnsemble":  # noqa: F821
     lib = library_of(model)
     if lib is None:
         raise ModelError(f"{type(model).__name__} is not a tree model whybox can read; supported: scikit-learn "
-                         "trees and forests, (Hist)GradientBoosting, XGBoost, LightGBM, CatBoost")
+                         "trees and forests, (Hist)GradientBoosting, IsolationForest, XGBoost, LightGBM, CatBoost")
     module = importlib.import_module(f"{__name__}.{_PARSERS[lib]}")
     return module.parse(model)
 
 
-def supports(model: Any) -> bool:
-    """True when `parse(model)` can read this model (tried cheaply; no error escapes)."""
+def why_not(model: Any) -> str | None:
+    """None when `parse(model)` can read this model, else the reason it cannot (tried cheaply).
+
+    A reason is the parser's own refusal: not a tree model of a supported library, not fitted, a split or
+    loss the tree format cannot hold. Any other exception (a library call that fails) propagates.
+    """
     lib = library_of(model)
     if lib is None:
-        return False
-    try:
-        module = importlib.import_module(f"{__name__}.{_PARSERS[lib]}")
-    except ImportError:
-        return False
-    check = getattr(module, "supports", None)
-    return bool(check(model)) if check is not None else True
+        return (f"{type(model).__name__} is not a tree model whybox can read (scikit-learn trees and forests, "
+                "(Hist)GradientBoosting, IsolationForest, XGBoost, LightGBM, CatBoost)")
+    module = importlib.import_module(f"{__name__}.{_PARSERS[lib]}")
+    return module.why_not(model)
+
+
+def supports(model: Any) -> bool:
+    """True when `parse(model)` can read this model: `why_not(model) is None`."""
+    return why_not(model) is None
 
 
 def given_categories(categories: Mapping[Any, Sequence] | None, feature_names: Sequence[str] | None,

@@ -60,7 +60,7 @@ import pandas as pd
 from ...errors import InputError, ModelError
 from ..trees import TreeEnsemble, stack_trees
 
-__all__ = ["parse", "supports", "cat_feature_hash", "CatBoostTreeEnsemble"]
+__all__ = ["parse", "supports", "why_not", "cat_feature_hash", "CatBoostTreeEnsemble"]
 
 _LOGISTIC = {"Logloss", "CrossEntropy"}
 _SOFTMAX = {"MultiClass"}
@@ -124,7 +124,8 @@ class CatBoostTreeEnsemble(TreeEnsemble):
 # ---------------------------------------------------------------------------------------------- reading
 
 def _check_model(model: Any) -> None:
-    if not (type(model).__module__.split(".")[0] == "catboost" and hasattr(model, "save_model")):
+    from . import library_of
+    if not (library_of(model) == "catboost" and hasattr(model, "save_model")):
         raise ModelError(f"{type(model).__name__} is not a CatBoost model (CatBoostClassifier, CatBoostRegressor "
                          "or catboost.CatBoost)")
     is_fitted = getattr(model, "is_fitted", None)
@@ -468,13 +469,15 @@ def parse(model: Any, *, data: Any = None) -> TreeEnsemble:
                                 cat_hashes=cat_hashes)
 
 
-def supports(model: Any) -> bool:
-    """True for a fitted CatBoost model whose splits are all on input columns (no CTRs, text or embeddings)."""
+def why_not(model: Any) -> str | None:
+    """None for a fitted CatBoost model whose splits are all on input columns (no CTRs, text or embeddings),
+    else the reason. Only this parser's refusals (`ModelError`) become reasons; other exceptions propagate."""
     try:
         doc = _model_json(model)
         features = _Features(doc.get("features_info") or {}, model)
-        if _unsupported(features):
-            return False
+        reason = _unsupported(features)
+        if reason:
+            return reason
         trees, oblivious = _trees(doc)
         conv = _Converter(features)
 
@@ -489,6 +492,11 @@ def supports(model: Any) -> bool:
         for t in trees:
             for s in splits(t):
                 conv.split(s)
-        return True
-    except Exception:
-        return False
+    except ModelError as e:
+        return str(e)
+    return None
+
+
+def supports(model: Any) -> bool:
+    """True when `parse(model)` can read this model: `why_not(model) is None`."""
+    return why_not(model) is None

@@ -43,6 +43,8 @@ Conventions (checked against LightGBM 4.7 in tests/models/test_tree_parsers_xgb_
   is not the plain logistic of the raw score.
 - Iterations: `num_iteration=None` takes what `Booster.predict` takes by default: up to
   `best_iteration` after early stopping, else all.
+- Column names: LightGBM stores "income ($)" as "income_($)" (spaces -> "_"); `rename` lets a frame
+  with the names the user trained on through, and LightGBM's own predict gets the stored names.
 """
 
 from __future__ import annotations
@@ -56,12 +58,14 @@ from ...errors import ModelError
 from . import given_categories
 from ..trees import TreeEnsemble, stack_trees
 
-__all__ = ["parse", "supports"]
+__all__ = ["parse", "supports", "why_not", "stored_name"]
 
 #: LightGBM's kZeroThreshold (a float 1e-35 compared as double)
 ZERO = float(np.float32(1e-35))
 
 _SOFTMAX = {"multiclass", "softmax"}
+_LINEAR_TREES = ("LightGBM linear_tree=True models (linear models in the leaves) are not supported by Tree SHAP; "
+                 "explain them with KernelShap or PermutationShap")
 _OVA = {"multiclassova", "multiclass_ova", "ova", "ovr"}
 
 
@@ -70,7 +74,7 @@ def _booster(model: Any) -> tuple[Any, Any]:
     if hasattr(model, "booster_") or hasattr(model, "fit"):
         try:
             return model.booster_, model
-        except Exception as e:  # LGBMNotFittedError
+        except (ValueError, AttributeError) as e:  # (LGBM)NotFittedError is both; other failures propagate
             raise ModelError(f"{type(model).__name__} is not fitted ({e}); fit it before explaining it") from e
     if hasattr(model, "model_to_string"):
         return model, None
@@ -78,14 +82,23 @@ def _booster(model: Any) -> tuple[Any, Any]:
                      "LGBMRegressor or a lightgbm.Booster")
 
 
-def supports(model: Any) -> bool:
-    """True when `parse(model)` can read this model (a fitted booster without linear trees)."""
+def why_not(model: Any) -> str | None:
+    """None when `parse(model)` can read this model (a fitted booster without linear trees), else the reason.
+
+    Only refusals (not LightGBM, not fitted, linear trees) become reasons; a failing LightGBM call propagates.
+    """
     try:
         booster, _ = _booster(model)
-        text = booster.model_to_string(num_iteration=-1)
-    except Exception:
-        return False
-    return "is_linear=1" not in text
+    except ModelError as e:
+        return str(e)
+    if "is_linear=1" in booster.model_to_string(num_iteration=-1):
+        return _LINEAR_TREES
+    return None
+
+
+def supports(model: Any) -> bool:
+    """True when `parse(model)` can read this model: `why_not(model) is None`."""
+    return why_not(model) is None
 
 
 def parse(model: Any, *, num_iteration: int | None = None,
@@ -119,7 +132,7 @@ def parse(model: Any, *, num_iteration: int | None = None,
         for tree in trees:
             tree["value"] = tree["value"] / n_iter
 
-    names = header.get("feature_names", "").split()
+    names = _feature_names(booster, header)
     feature_names = None if (not names or names == [f"Column_{j}" for j in range(len(names))]
                              or len(names) != n_features) else tuple(names)
     if categories is not None:
@@ -137,7 +150,20 @@ def parse(model: Any, *, num_iteration: int | None = None,
                        categories=categories, unseen_as_missing=False,
                        source=f"lightgbm:{objective}" + (":rf" if average else ""),
                        classes=None if classes is None else tuple(str(c) for c in classes),
-                       library_output=library_output, library_name=f"{type(owner).__name__}.predict(raw_score=True)")
+                       library_output=library_output, library_name=f"{type(owner).__name__}.predict(raw_score=True)",
+                       rename=stored_name)
+
+
+def stored_name(column: str) -> str:
+    """The name LightGBM stores a column under: its C++ `set_feature_names` turns each space into "_" (and
+    refuses JSON's special characters), so a frame named as in training is found by `TreeEnsemble.align`."""
+    return str(column).replace(" ", "_")
+
+
+def _feature_names(booster: Any, header: dict[str, str]) -> list[str]:
+    """The booster's column names as LightGBM reports them (the model text splits names on whitespace)."""
+    names = booster.feature_name() if hasattr(booster, "feature_name") else None
+    return [str(n) for n in names] if names else header.get("feature_names", "").split()
 
 
 # ---------------------------------------------------------------------------- text model
@@ -175,8 +201,7 @@ def _ints(s: str) -> np.ndarray:
 
 def _tree(block: dict[str, str], index: int) -> dict:
     if block.get("is_linear", "0") not in ("0", ""):
-        raise ModelError("LightGBM linear_tree=True models (linear models in the leaves) are not supported "
-                         "by Tree SHAP; explain them with KernelShap or PermutationShap")
+        raise ModelError(_LINEAR_TREES)
     n_leaves = int(block["num_leaves"])
     leaf_value = _floats(block.get("leaf_value", ""))
     leaf_count = _floats(block.get("leaf_count", ""))

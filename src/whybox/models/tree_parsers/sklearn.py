@@ -9,6 +9,7 @@ What each model's raw output is (and so what `TreeEnsemble.predict_raw` reproduc
 - GradientBoosting: `_raw_predict` (= `decision_function`; binary: one column): the init
   estimator's constant raw prediction + learning_rate * leaf values.
 - HistGradientBoosting: `_raw_predict`: `_baseline_prediction` + leaf values (already shrunk).
+- IsolationForest: the mean path length E[h(x)], checked against `score_samples` (isolation_forest.py).
 
 sklearn's own trees (not HGB) cast X to float32 before comparing with the float64 threshold.
 To reproduce that for float64 input, every threshold t is rewritten as the exact rounding
@@ -36,28 +37,40 @@ import numpy as np
 from ...errors import ModelError
 from ..trees import LINKS, TreeEnsemble, stack_trees
 
-__all__ = ["parse", "supports"]
+__all__ = ["parse", "supports", "why_not"]
 
 _SUPPORTED = ("DecisionTreeClassifier/Regressor, RandomForestClassifier/Regressor, ExtraTreesClassifier/Regressor, "
-              "GradientBoostingClassifier/Regressor, HistGradientBoostingClassifier/Regressor")
+              "GradientBoostingClassifier/Regressor, HistGradientBoostingClassifier/Regressor, IsolationForest "
+              "(explained in its mean path length, see isolation_forest.py)")
 
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
 # ---------------------------------------------------------------------- entry points
 
-def supports(model: Any) -> bool:
-    """True when `parse(model)` can read this model (checked without building any arrays)."""
+def why_not(model: Any) -> str | None:
+    """None when `parse(model)` can read this model, else the reason it cannot (no arrays are built).
+
+    Only this parser's own refusals (`ModelError`) become reasons; any other exception propagates.
+    """
     try:
         _check(model)
-    except ModelError:
-        return False
-    return True
+    except ModelError as e:
+        return str(e)
+    return None
+
+
+def supports(model: Any) -> bool:
+    """True when `parse(model)` can read this model: `why_not(model) is None`."""
+    return why_not(model) is None
 
 
 def parse(model: Any) -> TreeEnsemble:
     """Read a fitted scikit-learn tree model (or a Pipeline that only holds one) into a TreeEnsemble."""
     kind, est = _check(model)
+    if kind == "iforest":                      # its own output (the mean path length) and library check
+        from .isolation_forest import parse as parse_isolation_forest
+        return parse_isolation_forest(est, owner=model)
     ens = {"tree": _parse_forest, "forest": _parse_forest, "gb": _parse_gb, "hgb": _parse_hgb}[kind](est)
     ens.library_output, ens.library_name = _library_output(model, kind, ens.link)
     classes = getattr(est, "classes_", None)
@@ -89,7 +102,8 @@ def _check(model: Any) -> tuple[str, Any]:
     """(kind, estimator) for a readable model; ModelError naming the model type otherwise."""
     from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
                                   GradientBoostingRegressor, HistGradientBoostingClassifier,
-                                  HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+                                  HistGradientBoostingRegressor, IsolationForest, RandomForestClassifier,
+                                  RandomForestRegressor)
     from sklearn.pipeline import Pipeline
     from sklearn.tree import BaseDecisionTree
 
@@ -104,6 +118,8 @@ def _check(model: Any) -> tuple[str, Any]:
         kind, fitted = "gb", hasattr(model, "estimators_")
     elif isinstance(model, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
         kind, fitted = "hgb", hasattr(model, "_predictors")
+    elif isinstance(model, IsolationForest):
+        kind, fitted = "iforest", hasattr(model, "estimators_")
     else:
         raise ModelError(f"{name} is not a scikit-learn tree model whybox can read with Tree SHAP; supported: "
                          f"{_SUPPORTED}. Explain {name} with a model-agnostic explainer (KernelShap, "

@@ -54,7 +54,7 @@ from ...errors import ModelError
 from . import given_categories
 from ..trees import TreeEnsemble, stack_trees
 
-__all__ = ["parse", "supports"]
+__all__ = ["parse", "supports", "why_not"]
 
 _LOGIT = {"binary:logistic", "reg:logistic"}
 _LOG = {"count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survival:aft"}
@@ -66,7 +66,7 @@ def _booster(model: Any) -> tuple[Any, Any]:
     if hasattr(model, "get_booster"):
         try:
             return model.get_booster(), model
-        except Exception as e:  # NotFittedError and friends
+        except (ValueError, AttributeError) as e:  # NotFittedError is both; other failures propagate
             raise ModelError(f"{type(model).__name__} is not fitted ({e}); fit it before explaining it") from e
     if hasattr(model, "save_raw") and hasattr(model, "get_dump"):
         return model, None
@@ -79,14 +79,25 @@ def _model_json(booster: Any) -> dict:
     return json.loads(bytes(raw))
 
 
-def supports(model: Any) -> bool:
-    """True when `parse(model)` can read this model (a fitted tree booster, not gblinear)."""
+def why_not(model: Any) -> str | None:
+    """None when `parse(model)` can read this model (a fitted tree booster, not gblinear), else the reason.
+
+    Only refusals (not XGBoost, not fitted, not trees) become reasons; a failing XGBoost call propagates.
+    """
     try:
         booster, _ = _booster(model)
-        name = json.loads(booster.save_config())["learner"]["gradient_booster"]["name"]
-    except Exception:
-        return False
-    return name in ("gbtree", "dart")
+    except ModelError as e:
+        return str(e)
+    name = json.loads(booster.save_config())["learner"]["gradient_booster"]["name"]
+    if name not in ("gbtree", "dart"):
+        return (f"XGBoost booster {name!r} is not a tree model; whybox reads booster='gbtree' and 'dart' "
+                "(explain a gblinear model with whybox.shapley.LinearShap or KernelShap)")
+    return None
+
+
+def supports(model: Any) -> bool:
+    """True when `parse(model)` can read this model: `why_not(model) is None`."""
+    return why_not(model) is None
 
 
 def parse(model: Any, *, categories: Mapping[Any, Sequence] | None = None,
