@@ -32,11 +32,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import numba
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError, ModelError
+from ._tree_walk import _depths, _leaves, _sum_leaves
 from .schema import refuse_library_data
 
 __all__ = ["TreeEnsemble", "LINKS"]
@@ -331,65 +331,6 @@ class TreeEnsemble:
         """The arrays the compiled kernels take, in a fixed order."""
         return (self.left, self.right, self.feature, self.threshold, self.strict, self.default_left,
                 self.categorical, self.cat_offsets, self.cat_codes)
-
-
-# ---------------------------------------------------------------------- compiled kernels
-
-@numba.njit(cache=True, inline="always")
-def goes_left(x: np.ndarray, n: int, feature, threshold, strict, default_left, categorical, cat_offsets,
-              cat_codes) -> bool:
-    """Whether row x goes to the left child at split node n."""
-    v = x[feature[n]]
-    if np.isnan(v):
-        return default_left[n]
-    if categorical[n]:
-        code = int(v)
-        for k in range(cat_offsets[n], cat_offsets[n + 1]):
-            if cat_codes[k] == code:
-                return True
-        return False
-    if strict[n]:
-        return v < threshold[n]
-    return v <= threshold[n]
-
-
-@numba.njit(cache=True, parallel=True)
-def _leaves(X, left, right, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes, roots):
-    n, t = X.shape[0], roots.shape[0]
-    out = np.empty((n, t), dtype=np.int32)
-    for i in numba.prange(n):
-        x = X[i]
-        for k in range(t):
-            node = roots[k]
-            while left[node] >= 0:
-                if goes_left(x, node, feature, threshold, strict, default_left, categorical, cat_offsets, cat_codes):
-                    node = left[node]
-                else:
-                    node = right[node]
-            out[i, k] = node
-    return out
-
-
-@numba.njit(cache=True)
-def _sum_leaves(leaves, value):
-    n, t = leaves.shape
-    out = np.zeros((n, value.shape[1]))
-    for i in range(n):
-        for k in range(t):
-            out[i] += value[leaves[i, k]]
-    return out
-
-
-def _depths(left: np.ndarray, right: np.ndarray, roots: np.ndarray) -> np.ndarray:
-    depth = np.zeros(len(left), dtype=np.int64)
-    stack = [(int(r), 0) for r in roots]
-    while stack:
-        node, d = stack.pop()
-        depth[node] = d
-        if left[node] >= 0:
-            stack.append((int(left[node]), d + 1))
-            stack.append((int(right[node]), d + 1))
-    return depth
 
 
 def stack_trees(trees: Sequence[dict], base_offset: Any, n_outputs: int, **kwargs: Any) -> TreeEnsemble:
