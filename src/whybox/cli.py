@@ -10,7 +10,9 @@
       per input row (CSV or Parquet, by the --out extension).
 
 Errors a user can fix (bad files, wrong columns, whybox's own checks) print one
-line on stderr and exit with status 2; `--debug` shows the traceback instead.
+line on stderr and exit with status 2; an explanation that does not add up to the
+model's own output (`AdditivityError`) exits with status 3 and writes nothing;
+`--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any, Sequence
 __all__ = ["main", "build_parser", "load_model", "read_table", "attribution_frame", "write_table"]
 
 EXIT_USAGE = 2
+#: the explanation failed its self-check against the model's own output
+EXIT_CHECK = 3
 METHOD_CHOICES = ("auto", "exact", "kernel", "permutation", "linear", "tree")
 OUTPUT_CHOICES = ("auto", "probability", "log_odds", "raw")
 XGBOOST_SUFFIXES = (".json", ".ubj")
@@ -421,7 +425,8 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `whybox` command; returns the exit status (0 ok, 2 usage or input error, 1 unexpected)."""
+    """Run the `whybox` command; returns the exit status (0 ok, 2 usage or input error, 3 an explanation that
+    failed its additivity check, 1 unexpected)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -432,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.debug:
         return args.func(args)
-    from .errors import WhyboxError
+    from .errors import AdditivityError, WhyboxError
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -444,6 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return 1
+    except AdditivityError as e:
+        print(f"whybox: error: the explanation failed its check: {_first_line(e)}", file=sys.stderr)
+        return EXIT_CHECK
     except (CliError, WhyboxError, OSError) as e:
         print(f"whybox: error: {_first_line(e)}", file=sys.stderr)
         return EXIT_USAGE
