@@ -117,7 +117,6 @@ def test_label_noise_flips_about_that_share():
 
 
 def test_bigrams_learn_the_negation_unigrams_do_not():
-    pytest.importorskip("sklearn")
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

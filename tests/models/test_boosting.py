@@ -10,9 +10,9 @@ import pytest
 from whybox.errors import InputError, ModelError
 from whybox.models import wrap
 
-xgb = pytest.importorskip("xgboost")
-lgb = pytest.importorskip("lightgbm")
-cb = pytest.importorskip("catboost")
+import xgboost as xgb
+import lightgbm as lgb
+import catboost as cb
 
 LIBS = ("xgboost", "lightgbm", "catboost")
 APIS = ("sklearn", "native")

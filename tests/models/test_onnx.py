@@ -8,9 +8,9 @@ import pytest
 from whybox.errors import InputError, ModelError
 from whybox.models import wrap
 
-ort = pytest.importorskip("onnxruntime")
-onnx = pytest.importorskip("onnx")
-skl2onnx = pytest.importorskip("skl2onnx")
+import onnxruntime as ort
+import onnx
+import skl2onnx
 
 from onnx import TensorProto, helper  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402

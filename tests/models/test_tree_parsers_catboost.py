@@ -14,7 +14,7 @@ from whybox.models.tree_parsers import parse as dispatch_parse
 from whybox.models.tree_parsers import supports as dispatch_supports
 from whybox.models.tree_parsers.catboost import cat_feature_hash, parse, supports
 
-cb = pytest.importorskip("catboost")
+import catboost as cb
 
 N = 400
 COMMON = dict(verbose=0, allow_writing_files=False, random_seed=0, thread_count=1)

@@ -144,7 +144,7 @@ def test_evaluate_raw_passes_texts_through_in_counted_batches():
 
 
 def test_wrap_takes_a_torch_module_and_leaves_its_state_alone():
-    torch = pytest.importorskip("torch")
+    import torch
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 2))
     net.train()
     X = np.random.default_rng(0).normal(size=(5, 3))
@@ -164,7 +164,7 @@ def test_wrap_takes_a_torch_module_and_leaves_its_state_alone():
 
 
 def test_a_wrapped_torch_module_takes_an_image_batch_as_it_is():
-    torch = pytest.importorskip("torch")
+    import torch
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     x = np.random.default_rng(1).uniform(size=(4, 3, 8, 8))
     with torch.no_grad():

