@@ -1,12 +1,16 @@
 """The `whybox` command: demo, explain with saved models, and one-line errors."""
 
+import contextlib
+import io
 import re
 import subprocess
 import sys
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from whybox.cli import main
 from whybox.datasets import credit
@@ -52,9 +56,22 @@ def _read(path):
 
 # --------------------------------------------------------------------------- demo
 
-def test_demo_writes_plots_and_csv_and_prints_drivers(tmp_path, capsys):
-    out_dir = tmp_path / "demo"
-    code, out, err = _run(capsys, "demo", "--out", out_dir, "--n", 400, "--rows", 30)
+DEMO_N, DEMO_ROWS, DEMO_SEED = 400, 30, 0
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """`whybox demo` run once on small settings: (exit code, stdout, stderr, output folder)."""
+    out_dir = tmp_path_factory.mktemp("demo") / "demo"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["demo", "--out", str(out_dir), "--n", str(DEMO_N), "--rows", str(DEMO_ROWS),
+                     "--seed", str(DEMO_SEED)])
+    return code, out.getvalue(), err.getvalue(), out_dir
+
+
+def test_demo_writes_plots_and_csv_and_prints_drivers(demo):
+    code, out, err, out_dir = demo
     assert code == 0, err
     for name in PLOTS + ["attributions.csv"]:
         assert (out_dir / name).stat().st_size > 1000, name
@@ -72,11 +89,205 @@ def test_demo_writes_plots_and_csv_and_prints_drivers(tmp_path, capsys):
     _additive(table, credit(n=10).X.columns)
 
 
+# --------------------------------------------------------------------------- demo: every printed number
+#
+# Each number `whybox demo` prints is checked against the model's own library (scikit-learn's
+# decision_function, predict_proba, predict, roc_auc_score) on the same data, split and model
+# (whybox.cli.demo_setup), and the contributions against Shapley values enumerated over all 512
+# coalitions without whybox (tests/reference_shapley.py). Printed numbers are rounded, so each is compared
+# within half a unit of its last printed digit.
+
+def _near(token: str, value: float, scale: float = 1.0) -> bool:
+    """Whether a printed number (e.g. "+0.24", "0.812", "60" of "60%") is `value * scale` rounded to its digits."""
+    half_unit = 0.5 * 10.0 ** Decimal(token.lstrip("+")).as_tuple().exponent
+    return abs(float(token) - value * scale) <= half_unit + 1e-9
+
+
+def _demo_numbers(out: str) -> dict:
+    """Every number the demo prints, as the strings it printed."""
+    def one(pattern):
+        m = re.search(pattern, out, re.M)
+        assert m, f"the demo printed no line matching {pattern!r}:\n{out}"
+        return m.groups()
+    reasons_block = out.split("Reasons", 1)[1].split("\n\n", 1)[0]
+    return {
+        "approval_rate": one(r"approval rate (\d+)%")[0],
+        "auc": one(r"held-out AUC ([\d.]+)")[0],
+        "base_value": one(r"base value ([+-][\d.]+)\)")[0],
+        "drivers": re.findall(r"^\s+\d+\. (\w+)\s+([\d.]+)$", out, re.M),
+        "applicant": one(r"^Applicant (\S+) \(denied\): predicted approval probability (\d+)% "
+                         r"\(log-odds ([+-][\d.]+) vs ([+-][\d.]+) for the average applicant\)"),
+        "reasons": re.findall(r"^\s+\d+\. (\w+) = (.+?)  \(([+-][\d.]+) log-odds\)$", reasons_block, re.M),
+        "anchor": one(r"^Anchor .*?: IF (.*) THEN (\w+) \(precision ([\d.]+), coverage ([\d.]+)\)"),
+        "anchor_accepted": "ran out of budget" not in out,
+        "lime_fidelity": one(r"LIME local fidelity .*: (-?[\d.]+)$")[0],
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_truth():
+    """The demo's model rebuilt, and what its own library says about the explained applicants."""
+    from whybox.cli import demo_setup
+    from reference_shapley import interventional_shapley
+
+    setup = demo_setup(DEMO_N, DEMO_SEED)
+    X = setup.X_test.iloc[:DEMO_ROWS]
+    margin = setup.model.decision_function(X)
+    base, phi = interventional_shapley(setup.model.decision_function, X, setup.background)
+    np.testing.assert_allclose(base + phi.sum(axis=1), margin, rtol=0, atol=1e-9)  # the reference is exact
+    return {"setup": setup, "X": X, "margin": margin, "base": base, "phi": pd.DataFrame(phi, columns=X.columns,
+                                                                                        index=X.index)}
+
+
+@pytest.fixture(scope="module")
+def printed(demo):
+    code, out, err, _ = demo
+    assert code == 0, err
+    return _demo_numbers(out)
+
+
+def _applicant(printed, truth):
+    """The row label the demo printed for its denied applicant, as the label of X's index."""
+    label = printed["applicant"][0]
+    labels = [i for i in truth["X"].index if str(i) == label]
+    assert len(labels) == 1, f"applicant {label} is not one of the explained rows"
+    return labels[0]
+
+
+def test_demo_data_and_model_lines(printed, demo_truth):
+    s = demo_truth["setup"]
+    assert _near(printed["approval_rate"], float(np.mean(s.data.y)), scale=100)
+    auc = roc_auc_score(s.y_test, s.model.predict_proba(s.X_test)[:, 1])
+    assert _near(printed["auc"], auc), (printed["auc"], auc)
+
+
+def test_demo_base_value_is_the_mean_margin_over_the_background(printed, demo_truth):
+    s = demo_truth["setup"]
+    expected = float(np.mean(s.model.decision_function(s.background)))
+    assert _near(printed["base_value"], expected), (printed["base_value"], expected)
+    assert _near(printed["applicant"][3], expected), (printed["applicant"][3], expected)
+
+
+def test_demo_drivers_are_mean_absolute_shapley_values_strongest_first(printed, demo_truth):
+    truth = demo_truth["phi"].abs().mean()
+    names = [name for name, _ in printed["drivers"]]
+    assert sorted(names) == sorted(truth.index)
+    for name, token in printed["drivers"]:
+        assert _near(token, truth[name]), (name, token, truth[name])
+    assert all(truth[a] >= truth[b] - 1e-9 for a, b in zip(names, names[1:])), truth.sort_values()
+
+
+def test_demo_denied_applicant_is_the_first_the_model_denies(printed, demo_truth):
+    model, X, margin = demo_truth["setup"].model, demo_truth["X"], demo_truth["margin"]
+    denied = np.flatnonzero(margin < 0)
+    first = denied[0] if denied.size else int(np.argmin(margin))
+    label = _applicant(printed, demo_truth)
+    assert label == X.index[first]
+    _, probability, log_odds, _ = printed["applicant"]
+    assert _near(log_odds, model.decision_function(X.loc[[label]])[0])
+    assert _near(probability, model.predict_proba(X.loc[[label]])[0, 1], scale=100)
+
+
+def test_demo_reasons_are_the_most_negative_shapley_contributions(printed, demo_truth):
+    label = _applicant(printed, demo_truth)
+    phi, x = demo_truth["phi"].loc[label], demo_truth["X"].loc[label]
+    against = phi[phi < 0].sort_values()
+    assert [name for name, _, _ in printed["reasons"]] == list(against.index[:5])
+    for name, value, contribution in printed["reasons"]:
+        assert _near(contribution, phi[name]), (name, contribution, phi[name])
+        if isinstance(x[name], str):
+            assert value == x[name]
+        else:
+            assert float(value) == pytest.approx(float(x[name]), rel=5e-4)
+
+
+def _conditions(text: str) -> list[tuple[str, str, str]]:
+    """The printed anchor's conditions: (feature, operator, value as printed)."""
+    out = []
+    for part in text.split(" AND "):
+        m = re.fullmatch(r"(\w+) (<=|>=|<|>|==) (.+)", part.strip())
+        assert m, f"cannot read the anchor condition {part!r}"
+        out.append(m.groups())
+    return out
+
+
+def _holds(frame: pd.DataFrame, conditions) -> np.ndarray:
+    """Which rows of the frame satisfy every condition."""
+    ops = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater}
+    ok = np.ones(len(frame), dtype=bool)
+    for name, op, value in conditions:
+        col = frame[name]
+        if op == "==":
+            ok &= (col.astype(str) == value).to_numpy()
+        else:
+            ok &= ops[op](col.to_numpy(dtype=float), float(value.replace(",", "")))
+    return ok
+
+
+def _anchor_samples(train: pd.DataFrame, x: pd.Series, conditions, n: int, rng) -> pd.DataFrame:
+    """n rows of D(.|A) as the anchors paper defines it for tables: random training rows whose anchored
+    features are redrawn from the training values that satisfy the anchor (a category: set to x's)."""
+    rows = train.iloc[rng.integers(0, len(train), n)].reset_index(drop=True)
+    for name in {c[0] for c in conditions}:
+        own = [c for c in conditions if c[0] == name]
+        if own[0][1] == "==":
+            rows[name] = pd.Series([x[name]] * n, dtype=train[name].dtype)
+            continue
+        allowed = train[name][_holds(train[[name]], own)].to_numpy()
+        rows[name] = allowed[rng.integers(0, len(allowed), n)]
+    return rows
+
+
+def test_demo_anchor_holds_for_the_applicant_and_its_precision_and_coverage_check_out(printed, demo_truth):
+    s = demo_truth["setup"]
+    label = _applicant(printed, demo_truth)
+    rule, then, precision, coverage = printed["anchor"]
+    conditions = _conditions(rule)
+    x = demo_truth["X"].loc[[label]]
+    assert _holds(x, conditions)[0]
+    decision = s.model.predict(x)[0]
+    assert then == ("denied" if decision == 0 else "approved") == "denied"
+    # coverage: the share of training rows the rule covers (the demo has fewer than 10,000: all of them)
+    assert _near(coverage, float(_holds(s.X_train, conditions).mean()))
+    # precision: fresh draws from D(.|A), labelled by the model itself. The demo's estimate rests on at least
+    # one batch of 100 draws; allow 4 standard errors of each estimate plus the rounding.
+    fresh = _anchor_samples(s.X_train, x.iloc[0], conditions, 5000, np.random.default_rng(1))
+    p = float(np.mean(s.model.predict(fresh) == decision))
+    var = max(float(precision) * (1 - float(precision)), 0.01 * 0.99)
+    assert abs(float(precision) - p) <= 0.005 + 4 * np.sqrt(var / 100) + 4 * np.sqrt(var / 5000), (precision, p)
+    if printed["anchor_accepted"]:
+        assert p >= 0.9, p
+
+
+def test_demo_lime_fidelity_is_the_weighted_r2_of_a_ridge_on_its_neighbourhood(printed, demo_truth):
+    """LIME's neighbourhood comes from whybox's sampler (the same seed as the demo); its labels come from
+    predict_proba, and the surrogate and its R^2 from scikit-learn's Ridge(alpha=1) and r2_score with
+    LIME's kernel weights exp(-d^2 / width^2), width = 0.75 sqrt(2 m)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from whybox.surrogates import Lime
+
+    s = demo_truth["setup"]
+    x = demo_truth["X"].loc[[_applicant(printed, demo_truth)]]
+    lime = Lime(s.model, s.X_train, seed=DEMO_SEED)
+    m = x.shape[1]
+    assert lime.num_features >= m  # every feature enters the surrogate: no selection step to replay
+    pool, codes = lime.sampler.pool(np.random.default_rng(DEMO_SEED), 2000 - 1)
+    Z, d2, z_x = lime.sampler.design(codes, lime.sampler.codes(lime.model.prepare(x))[0])
+    rows = pd.concat([x, pd.DataFrame(pool, columns=x.columns).astype(x.dtypes.to_dict())], ignore_index=True)
+    y = s.model.predict_proba(rows)[:, 1]
+    Z, d2 = np.vstack([z_x, Z]), np.r_[0.0, d2]
+    w = np.exp(-d2 / (0.75 * np.sqrt(2 * m)) ** 2)
+    fit = Ridge(alpha=1.0).fit(Z, y, sample_weight=w)
+    r2 = r2_score(y, fit.predict(Z), sample_weight=w)
+    assert _near(printed["lime_fidelity"], r2), (printed["lime_fidelity"], r2)
+
+
 # --------------------------------------------------------------------------- explain
 
 @pytest.fixture(scope="module")
 def xgb_model(files, table):
-    xgb = pytest.importorskip("xgboost")
+    import xgboost as xgb
     X, y = table
     booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1}, xgb.DMatrix(X, y), 15)
     path = files / "model.json"
@@ -86,7 +297,7 @@ def xgb_model(files, table):
 
 @pytest.fixture(scope="module")
 def lgb_model(files, table):
-    lgb = pytest.importorskip("lightgbm")
+    import lightgbm as lgb
     X, y = table
     booster = lgb.train({"objective": "binary", "num_leaves": 7, "verbose": -1, "num_threads": 1},
                         lgb.Dataset(X, y), 15)
@@ -103,8 +314,6 @@ def _class1_output(df: pd.DataFrame) -> pd.Series:
 @pytest.mark.parametrize("kind", ["xgb", "lgb"])
 @pytest.mark.parametrize("ext", ["csv", "parquet"])
 def test_explain_round_trip(kind, ext, request, files, table, tmp_path, capsys):
-    if ext == "parquet":
-        pytest.importorskip("pyarrow")
     model, predict = request.getfixturevalue(f"{kind}_model")
     out = tmp_path / f"attr.{ext}"
     code, stdout, err = _run(capsys, "explain", "--model", model, "--data", files / "data.csv", "--out", out,
@@ -126,8 +335,6 @@ def test_explain_round_trip(kind, ext, request, files, table, tmp_path, capsys):
 
 @pytest.mark.parametrize("method", ["exact", "permutation", "kernel"])
 def test_explain_log_odds_with_background_file_and_method(method, xgb_model, files, table, tmp_path, capsys):
-    if method != "exact":
-        pytest.importorskip(f"whybox.shapley.{method}")
     table[0].iloc[100:130].to_csv(tmp_path / "bg.csv", index=False)
     out = tmp_path / "attr.csv"
     code, stdout, err = _run(capsys, "explain", "--model", xgb_model[0], "--data", files / "data.csv",
@@ -177,7 +384,8 @@ def test_missing_column_is_named(xgb_model, files, tmp_path, capsys):
 ])
 def test_user_errors_are_one_line_exit_2(change, needle, xgb_model, files, tmp_path, capsys):
     args = {"--model": xgb_model[0], "--data": files / "data.csv", "--out": tmp_path / "a.csv"}
-    args.update(change)
+    # file names point into tmp_path: nothing depends on (or lands in) the working directory
+    args.update({k: (v if k == "--background" else tmp_path / v) for k, v in change.items()})
     argv = ["explain"] + [str(x) for kv in args.items() for x in kv]
     code, out, err = _run(capsys, *argv)
     assert code == 2

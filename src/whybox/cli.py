@@ -23,9 +23,10 @@ import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
-__all__ = ["main", "build_parser", "load_model", "read_table", "attribution_frame", "write_table"]
+__all__ = ["main", "build_parser", "load_model", "read_table", "attribution_frame", "write_table",
+           "demo_setup", "DemoSetup"]
 
 EXIT_USAGE = 2
 #: the explanation failed its self-check against the model's own output
@@ -266,19 +267,55 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
+class DemoSetup(NamedTuple):
+    """What `whybox demo` explains: the credit data, its stratified 75/25 split, the background rows and the
+    fitted model."""
+
+    data: Any
+    X_train: Any
+    X_test: Any
+    y_train: Any
+    y_test: Any
+    background: Any
+    model: Any
+
+
+def demo_setup(n: int = 2000, seed: int = 0) -> DemoSetup:
+    """The demo's data, split, background (50 training rows) and gradient-boosting model for `n` synthetic
+    applicants and a seed; the same arguments give the same model."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import train_test_split
+    from threadpoolctl import threadpool_limits
+
+    from whybox.datasets import credit
+
+    data = credit(n=n, seed=seed)
+    X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.25, random_state=seed,
+                                                        stratify=data.y)
+    background = X_train.sample(min(50, len(X_train)), random_state=seed)
+    # whybox.explain picks Tree SHAP for this model. Where it cannot (and falls back to exact Shapley
+    # values), 200 rows cost 200 x 512 coalitions x 50 background rows = 5 million model rows in one
+    # batch per explained row; HistGradientBoosting predicts each tree in an OpenMP loop whose spinning
+    # threads slow such batches several-fold on a busy machine (measured: 5 s with one thread, 37 s with
+    # two on a loaded 2-core box), so the demo's model runs single-threaded. Small trees suffice: the
+    # truth is nearly additive.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=60, learning_rate=0.1,
+                                               max_depth=3, min_samples_leaf=30, random_state=seed)
+        model.fit(X_train, y_train)
+    return DemoSetup(data, X_train, X_test, y_train, y_test, background, model)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import train_test_split
     from threadpoolctl import threadpool_limits
 
     import whybox
     from whybox import plots
-    from whybox.datasets import credit
     from whybox.report import reason_codes
     from whybox.surrogates import Anchors, Lime
 
@@ -289,21 +326,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    data = credit(n=args.n, seed=args.seed)
-    X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.25, random_state=args.seed,
-                                                        stratify=data.y)
+    data, X_train, X_test, y_train, y_test, background, model = demo_setup(args.n, args.seed)
     X_explain = X_test.iloc[:min(args.rows, len(X_test))]
-    background = X_train.sample(min(50, len(X_train)), random_state=args.seed)
-    # whybox.explain picks Tree SHAP for this model. Where it cannot (and falls back to exact Shapley
-    # values), 200 rows cost 200 x 512 coalitions x 50 background rows = 5 million model rows in one
-    # batch per explained row; HistGradientBoosting predicts each tree in an OpenMP loop whose spinning
-    # threads slow such batches several-fold on a busy machine (measured: 5 s with one thread, 37 s with
-    # two on a loaded 2-core box), so the demo's model runs single-threaded. Small trees suffice: the
-    # truth is nearly additive.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=60, learning_rate=0.1,
-                                               max_depth=3, min_samples_leaf=30, random_state=args.seed)
-        model.fit(X_train, y_train)
+    with threadpool_limits(limits=1, user_api="openmp"):  # the model runs single-threaded: see demo_setup
         auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
         print(f"credit data: {args.n} applicants, {data.X.shape[1]} features, approval rate {data.y.mean():.0%}")
         print(f"model: HistGradientBoostingClassifier, held-out AUC {auc:.3f}", flush=True)
