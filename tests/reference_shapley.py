@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["interventional_shapley"]
+__all__ = ["coalition_values", "interventional_shapley", "shapley_of_coalitions"]
 
 
 def _mixed_rows(X: pd.DataFrame, background: pd.DataFrame, masks: np.ndarray) -> pd.DataFrame:
@@ -31,15 +31,21 @@ def _mixed_rows(X: pd.DataFrame, background: pd.DataFrame, masks: np.ndarray) ->
     return pd.DataFrame(cols)
 
 
-def interventional_shapley(f: Callable[[pd.DataFrame], np.ndarray], X: pd.DataFrame,
-                           background: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(base values (n,), Shapley values (n, m)) of a one-output f at the rows of X over the background."""
+def coalition_values(f: Callable[[pd.DataFrame], np.ndarray], X: pd.DataFrame,
+                     background: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(masks (2^m, m) with row 0 the empty coalition, values (n, 2^m, background rows, outputs)):
+    f(x_S, b_rest) for every row x, coalition S and background row b, in one call of f."""
     n, m = X.shape
-    masks = np.array(list(itertools.product([False, True], repeat=m)))  # (2^m, m); row 0 is the empty set
-    v = np.asarray(f(_mixed_rows(X, background, masks)), dtype=float).reshape(n, len(masks), len(background))
-    v = v.mean(axis=2)                                                   # (n, 2^m) coalition values
+    masks = np.array(list(itertools.product([False, True], repeat=m)))
+    v = np.asarray(f(_mixed_rows(X, background, masks)), dtype=float)
+    return masks, v.reshape(n, len(masks), len(background), -1)
+
+
+def shapley_of_coalitions(masks: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Shapley values (n, m, ...) of coalition values v (n, 2^m, ...) on the coalitions `masks`."""
+    m = masks.shape[1]
     position = {tuple(mask): s for s, mask in enumerate(masks)}
-    phi = np.zeros((n, m))
+    phi = np.zeros((v.shape[0], m) + v.shape[2:])
     for s, mask in enumerate(masks):
         size = int(mask.sum())
         weight = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m) if size < m else 0.0
@@ -47,4 +53,12 @@ def interventional_shapley(f: Callable[[pd.DataFrame], np.ndarray], X: pd.DataFr
             with_j = mask.copy()
             with_j[j] = True
             phi[:, j] += weight * (v[:, position[tuple(with_j)]] - v[:, s])
-    return v[:, 0], phi
+    return phi
+
+
+def interventional_shapley(f: Callable[[pd.DataFrame], np.ndarray], X: pd.DataFrame,
+                           background: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(base values (n,), Shapley values (n, m)) of a one-output f at the rows of X over the background."""
+    masks, v = coalition_values(f, X, background)
+    v = v.mean(axis=2)[..., 0]                                           # (n, 2^m) coalition values
+    return v[:, 0], shapley_of_coalitions(masks, v)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 
 import catboost as cb
 import lightgbm as lgb
@@ -27,6 +26,7 @@ import shap
 import xgboost as xgb
 from sklearn import ensemble, tree
 
+from reference_shapley import coalition_values, shapley_of_coalitions
 from whybox.shapley import TreeShap
 
 MODELS = ("DecisionTree", "RandomForest", "ExtraTrees", "GradientBoosting", "HistGradientBoosting", "XGBoost",
@@ -226,32 +226,6 @@ def test_cell(name, features, mode, space, task):
         np.testing.assert_allclose(values, brute, rtol=0, atol=2e-5 if float32 else 1e-8)
 
 
-def coalition_table(name: str, model, x: pd.DataFrame, background: pd.DataFrame, space: str,
-                    task: str) -> np.ndarray:
-    """(2^M, background rows, outputs) f(x_S, b_-S) for every coalition S (bit j: column j from x) and row b,
-    computed by the library in one call."""
-    m, k = len(COLUMNS), len(background)
-    frame = pd.concat([background] * 2 ** m, ignore_index=True)
-    for j, col in enumerate(COLUMNS):
-        keep = np.repeat((np.arange(2 ** m) >> j) & 1, k).astype(bool)
-        column = frame[col].copy()
-        column[keep] = x[col].iloc[0]
-        frame[col] = column
-    return library_output(name, model, frame, space, task).reshape(2 ** m, k, -1)
-
-
-def shapley_of_table(v: np.ndarray) -> np.ndarray:
-    """phi_j = sum_S |S|! (M-|S|-1)! / M! (v(S + j) - v(S)) over a table v (2^M, ...) -> (M, ...)."""
-    m = int(np.log2(len(v)))
-    phi = np.zeros((m,) + v.shape[1:])
-    for j in range(m):
-        for bits in range(2 ** m):
-            if not bits >> j & 1:
-                s = bin(bits).count("1")
-                phi[j] += math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) * (v[bits | 1 << j] - v[bits])
-    return phi
-
-
 def brute_force(name: str, model, rows: pd.DataFrame, background: pd.DataFrame, space: str,
                 task: str) -> np.ndarray:
     """(n, M, outputs) by enumerating every coalition over the background and calling only the library.
@@ -261,22 +235,18 @@ def brute_force(name: str, model, rows: pd.DataFrame, background: pd.DataFrame, 
     phi_j = mean_b phi_j(margin; x, b) (p(x) - p(b)) / (m(x) - m(b)) (the slope p(x)(1 - p(x)) where the margins
     are equal); then the second column is phi and the first -phi.
     """
-    rescaled = space == "probability" and name not in FORESTS
-    out = []
-    for i in range(len(rows)):
-        x = rows.iloc[[i]]
-        if not rescaled:
-            out.append(shapley_of_table(coalition_table(name, model, x, background, space, task).mean(axis=1)))
-            continue
-        per_b = shapley_of_table(coalition_table(name, model, x, background, "margin", task))[..., 0]  # (M, k)
-        m_x, m_b = library_output(name, model, x, "margin", task)[0, 0], library_output(
-            name, model, background, "margin", task)[:, 0]
-        p_x, p_b = model.predict_proba(x)[0, 1], model.predict_proba(background)[:, 1]
-        same = np.isclose(m_x, m_b, rtol=0, atol=1e-12)              # the limit there: the slope p (1 - p)
-        scale = np.where(same, p_x * (1 - p_x), (p_x - p_b) / np.where(same, 1.0, m_x - m_b))
-        phi = (per_b * scale).mean(axis=1)
-        out.append(np.stack([-phi, phi], axis=1))
-    return np.array(out)
+    if not (space == "probability" and name not in FORESTS):
+        masks, v = coalition_values(lambda Z: library_output(name, model, Z, space, task), rows, background)
+        return shapley_of_coalitions(masks, v.mean(axis=2))
+    masks, v = coalition_values(lambda Z: library_output(name, model, Z, "margin", task), rows, background)
+    per_b = shapley_of_coalitions(masks, v[..., 0])                      # (n, M, background rows)
+    m_x = library_output(name, model, rows, "margin", task)[:, :1]
+    m_b = library_output(name, model, background, "margin", task)[None, :, 0]
+    p_x, p_b = model.predict_proba(rows)[:, 1:], model.predict_proba(background)[None, :, 1]
+    same = np.isclose(m_x, m_b, rtol=0, atol=1e-12)                      # the limit there: the slope p (1 - p)
+    scale = np.where(same, p_x * (1 - p_x), (p_x - p_b) / np.where(same, 1.0, m_x - m_b))   # (n, background rows)
+    phi = (per_b * scale[:, None, :]).mean(axis=2)
+    return np.stack([-phi, phi], axis=2)
 
 
 def test_the_left_out_cells_are_the_rest_of_the_matrix():
