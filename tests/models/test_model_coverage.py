@@ -87,6 +87,18 @@ def test_lightgbm_renamed_columns_interventional_and_auto(lgbm, frame):
     np.testing.assert_allclose(attr.base_values, background_margin.mean(), atol=1e-9)
 
 
+def test_lightgbm_renamed_columns_through_the_model_agnostic_path(lgbm, frame):
+    """wrap() finds the columns the same way: exact Shapley values on the original frame, in LightGBM's margin."""
+    X = frame[0]
+    shuffled = X.iloc[:4, [2, 0, 3, 1]]
+    attr = whybox.explain(lgbm, shuffled, X.iloc[100:110], method="exact", output="raw")
+    assert attr.feature_names == tuple(NAMES)
+    np.testing.assert_allclose(attr.base_values + attr.values.sum(axis=1), lgbm.predict(X.iloc[:4], raw_score=True),
+                               atol=1e-9)
+    tree = TreeShap(lgbm, X.iloc[100:110]).explain(X.iloc[:4])         # the same game, computed another way
+    np.testing.assert_allclose(attr.values, tree.values, atol=1e-9)
+
+
 def test_lightgbm_missing_column_names_it_once(lgbm, frame):
     X = frame[0].drop(columns="plain")
     with pytest.raises(InputError) as err:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import InputError, ModelError
-from .schema import TabularSchema, refuse_library_data
+from .schema import TabularSchema, column_positions, refuse_library_data
 
 __all__ = ["Model", "Prediction", "OUTPUTS", "register_adapter", "wrap"]
 
@@ -34,6 +34,8 @@ class Prediction:
     wants_frame    whether it should be called with a DataFrame
     kind           a short description of the model, for meta and messages
     native         the underlying model object (tree parsers read it)
+    rename         how the library rewrote a column name when it stored it (LightGBM: spaces -> "_"), so a
+                   frame with the names the user trained on is found; None: names as stored
     """
 
     predict: Callable[[Any], Any]
@@ -45,6 +47,7 @@ class Prediction:
     wants_frame: bool | None = None
     kind: str = "callable"
     native: Any = None
+    rename: Callable[[str], str] | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -138,11 +141,10 @@ class Model:
             schema = TabularSchema.from_data(X, allow_nan=self.prediction.allow_nan,
                                              as_frame=self.prediction.wants_frame)
             if known is not None:
-                missing = [str(n) for n in known if str(n) not in schema.names]
-                if missing:
-                    raise InputError(f"the data lacks columns the model was fitted on: {missing}; "
-                                     f"the model expects {list(known)}")
-                schema.names = tuple(str(n) for n in known)  # the model's order; to_array reorders
+                # the model's order, under the user's names (a library may have rewritten them); to_array reorders
+                positions = column_positions([str(n) for n in known], schema.names, self.prediction.rename,
+                                             what="the data")
+                schema.names = tuple(schema.names[p] for p in positions)
         else:
             width = np.asarray(X).shape[-1] if np.ndim(X) else 0
             if expected is not None and width != expected:

@@ -216,6 +216,14 @@ def _lgb_objective(booster: Any) -> str:
 
 
 def _lgb(model: Any, output: str) -> Prediction:
+    """LightGBM's Prediction; it finds a frame's columns under the names LightGBM stored them as."""
+    from .tree_parsers.lightgbm import stored_name
+    pred = _lgb_prediction(model, output)
+    pred.rename = stored_name
+    return pred
+
+
+def _lgb_prediction(model: Any, output: str) -> Prediction:
     name = type(model).__name__
     kind = f"lightgbm:{name}"
     if hasattr(model, "fit"):  # scikit-learn API (a native lightgbm.Booster has no fit)

@@ -10,14 +10,14 @@ names the problem and the fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["TabularSchema", "refuse_library_data"]
+__all__ = ["TabularSchema", "column_positions", "refuse_library_data"]
 
 #: (module prefix, class name) of the boosting libraries' own data containers, which hold no readable rows
 _LIBRARY_DATA = {("xgboost", "DMatrix"): "xgboost.DMatrix", ("xgboost", "QuantileDMatrix"): "xgboost.QuantileDMatrix",
@@ -34,6 +34,35 @@ def refuse_library_data(X: Any, what: str = "X") -> None:
             raise InputError(f"{what} is an object of type {name}, a training container whybox cannot read rows "
                              "from; pass the table you built it from instead (a pandas DataFrame, with its "
                              "categorical dtypes, or a numpy array)")
+
+
+def column_positions(stored: Sequence[str], columns: Sequence[str], rename: Callable[[str], str] | None = None,
+                     what: str = "X") -> list[int]:
+    """Position in `columns` (a frame's names) of each of the model's `stored` column names.
+
+    A column is found by its own name, or else through `rename`, the way the model's library rewrote names
+    when it stored them (LightGBM: spaces -> "_"), so a frame named as in training is found.
+    """
+    cols = [str(c) for c in columns]
+    exact = {c: p for p, c in reversed(list(enumerate(cols)))}
+    wanted = set(stored)
+    renamed: dict[str, list[int]] = {}
+    if rename is not None:
+        for p, c in enumerate(cols):
+            name = rename(c)
+            if name != c and name in wanted and name not in exact:
+                renamed.setdefault(name, []).append(p)
+    clash = {f: [cols[p] for p in ps] for f, ps in renamed.items() if len(ps) > 1}
+    if clash:
+        f, names = next(iter(clash.items()))
+        raise InputError(f"{what} has columns {names}, which the model's library would all store as {f!r}; keep "
+                         "only the one the model was trained on")
+    missing = [f for f in stored if f not in exact and f not in renamed]
+    if missing:
+        how = " (or under the name its library stored it as)" if rename is not None else ""
+        raise InputError(f"{what} lacks {len(missing)} of the model's columns{how}: {missing}; {what} has {cols}. "
+                         "Pass the columns the model was trained on")
+    return [exact[f] if f in exact else renamed[f][0] for f in stored]
 
 
 def _is_categorical(s: pd.Series) -> bool:

@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..errors import InputError, ModelError
 from ._tree_walk import _depths, _leaves, _sum_leaves
-from .schema import refuse_library_data
+from .schema import column_positions, refuse_library_data
 
 __all__ = ["TreeEnsemble", "LINKS"]
 
@@ -188,26 +188,7 @@ class TreeEnsemble:
 
     def _positions(self, X: pd.DataFrame) -> list[int]:
         """Position in X of each of the model's columns: by exact name first, then through `rename`."""
-        cols = [str(c) for c in X.columns]
-        exact = {c: p for p, c in reversed(list(enumerate(cols)))}
-        wanted = set(self.feature_names)
-        renamed: dict[str, list[int]] = {}
-        if self.rename is not None:
-            for p, c in enumerate(cols):
-                stored = self.rename(c)
-                if stored != c and stored in wanted and stored not in exact:
-                    renamed.setdefault(stored, []).append(p)
-        clash = {f: [cols[p] for p in ps] for f, ps in renamed.items() if len(ps) > 1}
-        if clash:
-            f, names = next(iter(clash.items()))
-            raise InputError(f"X has columns {names}, which the model's library would all store as {f!r}; keep "
-                             "only the one the model was trained on")
-        missing = [f for f in self.feature_names if f not in exact and f not in renamed]
-        if missing:
-            how = " (or under the name its library stored it as)" if self.rename is not None else ""
-            raise InputError(f"X lacks {len(missing)} of the model's columns{how}: {missing}; X has {cols}. "
-                             "Pass the columns the model was trained on")
-        return [exact[f] if f in exact else renamed[f][0] for f in self.feature_names]
+        return column_positions(self.feature_names, [str(c) for c in X.columns], self.rename, what="X")
 
     def encode(self, X: Any) -> np.ndarray:
         """Input rows as float64 (n, M): numeric columns as they are, categorical columns as codes.
