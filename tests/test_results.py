@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -144,3 +145,75 @@ def test_mean_abs_of_one_column_and_output_check():
     assert imp.feature_names == ("housing",)
     with pytest.raises(ValueError, match="single output"):
         make_attr().mean_abs(output="c1")
+
+
+# ----------------------------------------------------------------------------- standard errors
+
+
+def with_errors(n=4, m=3, k=None, seed=1):
+    a = make_attr(n=n, m=m, k=k, seed=seed)
+    se = np.random.default_rng(seed + 10).random(a.values.shape)
+    return dataclasses.replace(a, standard_error=se)
+
+
+def test_standard_error_is_sliced_exactly_like_the_values():
+    mask = np.array([True, False, True, False])
+    every = slice(None)
+    cases = [(1, 1), (slice(1, 3), slice(1, 3)), (mask, mask), ([3, 0], [3, 0]),
+             ((every, "housing"), (every, 1)), ((every, ["defaults", "income"]), (every, [2, 0])),
+             ((2, 0), (2, 0)), ((every, slice(0, 2)), (every, slice(0, 2)))]
+    for key, index in cases:
+        a = with_errors()
+        part = a[key]
+        assert part.standard_error.shape == part.values.shape, key
+        np.testing.assert_array_equal(part.standard_error, a.standard_error[index])
+    multi = [((Ellipsis, "c2"), (Ellipsis, 2)), ((0, Ellipsis, "c1"), (0, Ellipsis, 1)),
+             ((slice(None), "income", ["c0", "c2"]), (slice(None), 0, [0, 2])), ((1, "defaults", "c0"), (1, 2, 0))]
+    for key, index in cases + multi:
+        a = with_errors(k=3)
+        part = a[key]
+        assert part.standard_error.shape == part.values.shape, key
+        np.testing.assert_array_equal(part.standard_error, a.standard_error[index])
+
+
+def test_standard_error_of_padded_texts_follows_the_tokens():
+    tokens = np.array([["good", "film", ""], ["not", "good", "at"]], dtype=object)
+    values = np.arange(6.0).reshape(2, 3)
+    se = np.array([[0.1, 0.2, 0.0], [0.3, 0.4, 0.5]])
+    attr = Attribution(values=values, base_values=np.zeros(2), data=tokens, mask=tokens != "", standard_error=se)
+    first = attr[0]
+    assert first.feature_names == ("good", "film")
+    np.testing.assert_array_equal(first.standard_error, [0.1, 0.2])
+    assert float(attr[1, "at"].standard_error) == 0.5 and float(attr[0, "film"].standard_error) == 0.2
+    both = attr[[1, 0]]
+    np.testing.assert_array_equal(both.standard_error, se[[1, 0]])
+    assert both.mask.tolist() == [[True, True, True], [True, True, False]]
+
+
+def test_standard_error_round_trips_bit_for_bit_and_old_dicts_still_load():
+    a = with_errors(k=2)
+    se = a.standard_error.copy()
+    se[0, 0, 0], se[1, 2, 1] = np.inf, 0.0                   # unknown, and exact
+    a = dataclasses.replace(a, standard_error=se)
+    for x in (a, a[2], a[:, "income"], a[..., "c1"]):
+        d = json.loads(json.dumps(x.to_dict(), allow_nan=False))
+        b = Attribution.from_dict(d)
+        np.testing.assert_array_equal(b.standard_error, x.standard_error)
+        assert b.standard_error.dtype == np.float64
+        assert b.standard_error.tobytes() == np.asarray(x.standard_error).tobytes()
+    old = make_attr().to_dict()
+    del old["standard_error"]
+    assert Attribution.from_dict(old).standard_error is None
+    assert Attribution.from_dict(make_attr().to_dict()).standard_error is None
+
+
+def test_standard_error_is_validated():
+    a = make_attr()
+    with pytest.raises(ValueError, match="standard_error has shape"):
+        dataclasses.replace(a, standard_error=np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="standard_error must be >= 0"):
+        dataclasses.replace(a, standard_error=np.full(a.values.shape, -1.0))
+    with pytest.raises(ValueError, match="without NaN"):
+        dataclasses.replace(a, standard_error=np.full(a.values.shape, np.nan))
+    one = with_errors()[1]
+    assert one.to_frame().shape == (1, 3)  # a single row is batched again without losing its errors

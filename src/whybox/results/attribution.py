@@ -29,6 +29,8 @@ class Attribution:
     mask           (n, tokens) bool for texts of different lengths padded to the longest: True on real
                    tokens. `attr[i]` drops the padding and names the features by that row's tokens
                    (taken from `data`). Padded values are 0.
+    standard_error (same shape as values) the standard error of each value of a sampled estimate, or None
+                   (exact methods, and methods whose error is not sampling noise); 0 where the value is exact
 
     `meta["per_row"]` may list meta keys that hold one entry per row (LIME's local fidelity, say);
     indexing rows slices those lists too, and a single row keeps its own entry as a one-item list.
@@ -44,6 +46,7 @@ class Attribution:
     has_rows: bool = True
     has_outputs: bool = False
     mask: np.ndarray | None = None
+    standard_error: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", np.asarray(self.values))
@@ -68,6 +71,13 @@ class Attribution:
             if not self.has_rows or self.feature_ndim != 1 or self.mask.shape != value_shape:
                 raise ValueError(f"mask has shape {self.mask.shape}; it must be (rows, tokens) = {value_shape} "
                                  f"and is only for batches of padded sequences")
+        if self.standard_error is not None:
+            object.__setattr__(self, "standard_error", np.asarray(self.standard_error, dtype=float))
+            if self.standard_error.shape != self.values.shape:
+                raise ValueError(f"standard_error has shape {self.standard_error.shape}; it must match values "
+                                 f"{self.values.shape}")
+            if np.isnan(self.standard_error).any() or (self.standard_error < 0).any():
+                raise ValueError("standard_error must be >= 0 (inf where it is unknown), without NaN")
         if isinstance(self.feature_names, tuple) and self.feature_ndim == 1 and \
                 len(self.feature_names) != value_shape[-1]:
             raise ValueError(f"{len(self.feature_names)} feature names for {value_shape[-1]} features")
@@ -146,11 +156,13 @@ class Attribution:
                 out = np.array(out, dtype=a.dtype)
             return out, out.ndim == a.ndim
 
-        values, data, base = self.values, self.data, self.base_values
+        values, data, base, se = self.values, self.data, self.base_values, self.standard_error
         axis = 0
         keep_rows = self.has_rows
         if self.has_rows:
             values, keep_rows = take(values, 0, row_key)
+            if se is not None:
+                se, _ = take(se, 0, row_key)
             base, _ = take(base, 0, row_key)
             if data is not None:
                 data, _ = take(data, 0, row_key)
@@ -158,6 +170,8 @@ class Attribution:
         data_axis = axis
         fnames = self.feature_names
         for j, k in enumerate(feat_keys):
+            if se is not None:
+                se, _ = take(se, axis, k)
             values, kept = take(values, axis, k)
             if data is not None:
                 data, _ = take(data, data_axis, k)
@@ -170,13 +184,15 @@ class Attribution:
         has_outputs = self.has_outputs
         onames = self.output_names
         if self.has_outputs:
+            if se is not None:
+                se, _ = take(se, se.ndim - 1, out_key)
             values, kept = take(values, values.ndim - 1, out_key)
             base, _ = take(base, base.ndim - 1, out_key)
             if isinstance(onames, tuple):
                 picked = np.asarray(onames, dtype=object)[out_key]
                 onames = tuple(picked.tolist()) if kept else str(picked)
             has_outputs = kept
-        return replace(self, values=values, base_values=base, data=data, feature_names=fnames,
+        return replace(self, values=values, base_values=base, data=data, feature_names=fnames, standard_error=se,
                        output_names=onames, has_rows=keep_rows, has_outputs=has_outputs,
                        meta=self._row_meta(row_key) if self.has_rows else self.meta)
 
@@ -204,8 +220,9 @@ class Attribution:
             names = self.feature_names
             if data is not None and data.dtype.kind in "OUS":
                 names = tuple(str(t) for t in data[0])
+            se = None if self.standard_error is None else self.standard_error[i:i + 1][:, keep]
             row = replace(self, values=self.values[i:i + 1][:, keep], base_values=self.base_values[i:i + 1],
-                          data=data, feature_names=names, mask=None, meta=self._row_meta([i]))
+                          data=data, feature_names=names, mask=None, meta=self._row_meta([i]), standard_error=se)
             return row[(0,) + key[1:]]
         if any(not (isinstance(k, slice) and k == slice(None)) for k in key[1:2]):
             raise IndexError("the token positions of a padded batch differ from row to row; pick one row "
@@ -213,7 +230,8 @@ class Attribution:
         rows = np.arange(self.values.shape[0])[row_key]
         rows = np.atleast_1d(rows)
         sub = replace(self, values=self.values[rows], base_values=self.base_values[rows],
-                      data=None if self.data is None else self.data[rows], mask=None, meta=self._row_meta(rows))
+                      data=None if self.data is None else self.data[rows], mask=None, meta=self._row_meta(rows),
+                      standard_error=None if self.standard_error is None else self.standard_error[rows])
         out = sub[(slice(None),) + key[1:]]
         return replace(out, mask=self.mask[rows])
 
@@ -225,7 +243,8 @@ class Attribution:
         """
         a = self if self.has_rows else replace(
             self, values=self.values[None], base_values=self.base_values[None],
-            data=None if self.data is None else self.data[None], has_rows=True)
+            data=None if self.data is None else self.data[None], has_rows=True,
+            standard_error=None if self.standard_error is None else self.standard_error[None])
         if a.feature_ndim != 1:
             raise ValueError("to_frame needs exactly one feature axis; slice the attribution first")
         names = list(a.feature_names) if isinstance(a.feature_names, tuple) else [
@@ -279,6 +298,7 @@ class Attribution:
             "has_rows": self.has_rows,
             "has_outputs": self.has_outputs,
             "mask": encode_array(self.mask),
+            "standard_error": encode_array(self.standard_error),
         }
 
     @classmethod
@@ -289,7 +309,8 @@ class Attribution:
                    data=decode_array(d.get("data")), feature_names=d.get("feature_names"),
                    output_names=d.get("output_names"), method=d.get("method", ""),
                    meta=d.get("meta", {}), has_rows=d.get("has_rows", True),
-                   has_outputs=d.get("has_outputs", False), mask=decode_array(d.get("mask")))
+                   has_outputs=d.get("has_outputs", False), mask=decode_array(d.get("mask")),
+                   standard_error=decode_array(d.get("standard_error")))
 
     def __repr__(self) -> str:
         return (f"Attribution(method={self.method!r}, shape={self.values.shape}, "
