@@ -201,3 +201,25 @@ def test_agrees_with_shap_within_sampling_error(case, mlp, rel_error):
     assert rel_error(ours, exact) < 0.012
     assert rel_error(peer, exact) < 0.1
     assert rel_error(ours, peer) < rel_error(peer, exact) + 0.012
+
+
+def test_a_growing_design_keeps_what_it_drew_and_heads_for_the_one_drawn_in_one_go():
+    from whybox.shapley._coalitions import GrowingDesign, stratum_pairs
+
+    for m, budgets in [(8, [48, 72, 108, 162, 243, 254]), (12, [64, 96, 300, 1000, 3000]), (40, [176, 264, 900])]:
+        grown = GrowingDesign(m, np.random.default_rng(5), "mix")
+        before = np.zeros((0, m), dtype=bool)
+        for b in budgets:
+            masks = grown.grow(b).copy()
+            keys = {row.tobytes() for row in masks}
+            assert len(keys) == len(masks) <= b
+            assert keys == {row.tobytes() for row in ~masks}            # still complementary pairs
+            assert np.array_equal(masks[:len(before)], before)           # nothing drawn before is dropped or moved
+            before = masks
+        once = GrowingDesign(m, np.random.default_rng(5), "mix")
+        once.grow(budgets[-1])
+        # the strata drawn whole in one go are whole in the grown design too
+        for s in once.strata:
+            if once.count[s] == stratum_pairs(m, s):
+                assert grown.count[s] == stratum_pairs(m, s)
+    assert grown.complete is False and GrowingDesign(8, np.random.default_rng(0)).grow(254).shape == (254, 8)

@@ -124,7 +124,7 @@ class ShapleyExplainer:
         return self._result(arr, values, fx, samples, self.model.n_evals - evals_before, budget)
 
     def _result(self, arr: np.ndarray, values: np.ndarray, fx: np.ndarray, samples: int, rows: int,
-                budget: dict) -> Attribution:
+                budget: dict, standard_error: np.ndarray | None = None) -> Attribution:
         n, k = fx.shape
         base = np.repeat(self.expected_value[None, :], n, axis=0)
         reference = self.model.evaluate(arr)  # asked again: the values add up to fx by construction
@@ -140,7 +140,8 @@ class ShapleyExplainer:
         onames = self.model.output_names
         if k == 1:
             values, base = values[..., 0], base[:, 0]
+            standard_error = None if standard_error is None else standard_error[..., 0]
             onames = None
         return Attribution(values=values, base_values=base, data=None if self.grouped else arr,
                            feature_names=self.player_names, output_names=onames, method=self.method,
-                           meta=meta, has_outputs=k > 1)
+                           meta=meta, has_outputs=k > 1, standard_error=standard_error)

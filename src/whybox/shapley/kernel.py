@@ -1,6 +1,6 @@
 """Kernel SHAP: Shapley values as a weighted least-squares fit over sampled coalitions.
 
-The coalitions (the design):
+The coalitions (the design, `_coalitions.py`):
   * they come in complementary pairs S, N \\ S (paired sampling: exact for games whose
     interactions are at most pairwise, so only higher-order interactions cost accuracy);
   * coalition sizes are strata; the smallest and largest sizes are enumerated whole,
@@ -10,7 +10,7 @@ The coalitions (the design):
     uniformly over the remaining coalitions (plain Kernel SHAP: all as the kernel weighs them);
     in the regression a stratum's share of the Shapley kernel goes, split evenly, to the
     coalitions drawn from it (kernel weight over inclusion probability);
-  * the design depends only on (players, budget, seed), so it is built once per `explain`.
+  * the design depends only on (players, budget, seed), so every row of a batch shares it.
 
 The estimate (`adjusted=True`, the default) is Kernel SHAP with regression adjustment:
   1. a surrogate game g is fitted to the sampled values: a Gaussian process on the
@@ -21,13 +21,21 @@ The estimate (`adjusted=True`, the default) is Kernel SHAP with regression adjus
   2. the Shapley values of g follow in closed form (a Harsanyi dividend of order k is split
      evenly among its k players): phi_g = E[phi | data] under that prior;
   3. the Shapley values of what g misses, v - g, are estimated by the Kernel SHAP
-     regression itself (the efficiency constraint sum(phi) = f(x) - E[f] solved exactly).
+     regression itself (the efficiency constraint sum(phi) = f(x) - E[f] solved exactly); in a
+     stratum with a fraction f of its pairs drawn the regression sees f (v - g) + (1 - f) times the
+     leave-one-out residual, so that what g misses at the coalitions not drawn is estimated from
+     out-of-sample residuals rather than taken to be 0 (see `_surrogate.py`).
   phi = phi_g + KernelSHAP(v - g). Whatever g is, the result is exactly the Shapley value
   once every coalition is enumerated; g only removes variance when sampling. The prior is
   chosen on at most SELECT_MAX coalitions and g fitted to at most GP_MAX; below ADJUST_FROM
   coalitions per player there is too little to choose a prior and the plain regression is used.
 `adjusted=False` is the plain (paired, stratified) Kernel SHAP regression with the
 budget spread over sizes in proportion to the Shapley kernel.
+
+Standard errors (`_jackknife.py`): a stratified delete-a-group jackknife over the sampled pairs
+with the finite-population correction, widened to t(0.975, dof) / 1.96; 0 where every coalition
+was enumerated. With `tolerance=t` each row samples in rounds (each round's design contains the
+last) until its largest standard error is at most t or max_evals is spent.
 
 Ideas from the literature, combined here: Kernel SHAP (Lundberg & Lee 2017) and its paired
 sampling (Covert & Lee 2021); sampling without replacement with corrected weights (Olsen &
@@ -41,7 +49,6 @@ outputs is solved with one design and one choice per row for all of its outputs.
 
 from __future__ import annotations
 
-from math import comb
 from typing import Any
 
 import numpy as np
@@ -50,10 +57,12 @@ from .._progress import progress
 from ..errors import BudgetError
 from ..results import Attribution
 from ._base import ShapleyExplainer
+from ._coalitions import GrowingDesign, coalition_design, kernel_regression, kernel_weights
 from ._game import CoalitionGame
-from ._surrogate import Surrogate, grid, one_blas_thread
+from ._jackknife import Replicates, widen
+from ._surrogate import Surrogate, grid, one_blas_thread, plain_replicates
 
-__all__ = ["KernelShap", "coalition_design", "kernel_regression", "default_budget"]
+__all__ = ["KernelShap", "coalition_design", "kernel_regression", "default_budget", "check_tolerance"]
 
 #: below this many coalitions per player the surrogate is not fitted (too few to choose its prior)
 ADJUST_FROM = 4
@@ -63,6 +72,8 @@ GP_MAX = 2560
 SELECT_MAX = 512
 #: most sampled values (rows x coalitions x outputs) held at once while solving
 CHUNK_VALUES = 1 << 23
+#: with `tolerance=`, each round's budget is this many times the last one's
+GROWTH = 1.5
 
 
 def default_budget(n_players: int) -> int:
@@ -88,150 +99,73 @@ def check_budget(max_evals: Any, n_players: int, method: str, least: int = 2) ->
     return value
 
 
-# --------------------------------------------------------------------------- coalitions
+def check_tolerance(tolerance: Any) -> float | None:
+    """`tolerance` as a positive float (or None), or a `BudgetError` that says what is needed."""
+    if tolerance is None:
+        return None
+    try:
+        value = float(tolerance)
+    except (TypeError, ValueError):
+        raise BudgetError(f"tolerance must be a positive number (the largest standard error to stop at), "
+                          f"got {tolerance!r}") from None
+    if not (np.isfinite(value) and value > 0) or isinstance(tolerance, bool):
+        raise BudgetError(f"tolerance must be a positive number (the largest standard error to stop at), "
+                          f"got {tolerance!r}; leave it out to spend max_evals on every row")
+    return value
 
-def _unrank(m: int, s: int, idx: np.ndarray) -> np.ndarray:
-    """The s-subsets of range(m) with colex ranks idx -> (len(idx), m) bool."""
-    table = np.array([[comb(c, k) for k in range(s + 1)] for c in range(m)], dtype=np.int64)
-    x = np.asarray(idx, dtype=np.int64).copy()
-    k = np.full(x.shape, s, dtype=np.int64)
-    out = np.zeros((x.size, m), dtype=bool)
-    for c in range(m - 1, -1, -1):
-        t = table[c, k]
-        take = (k > 0) & (t <= x)
-        x -= np.where(take, t, 0)
-        k -= take
-        out[:, c] = take
+
+def schedule(first: int, budget: int, n_players: int) -> list[int]:
+    """The budgets of the sampling rounds: first, then GROWTH times the last, up to the budget."""
+    if n_players < 62:
+        budget = min(budget, 2 ** n_players - 2)
+    out = [max(1, min(first, budget))]
+    while out[-1] < budget:
+        out.append(min(budget, int(np.ceil(out[-1] * GROWTH))))
     return out
 
 
-def _subsets(m: int, s: int, n: int, rng: np.random.Generator | None) -> np.ndarray:
-    """n distinct s-subsets of range(m): all of them in rank order if rng is None, else drawn uniformly."""
-    total = comb(m, s)
-    if rng is None:
-        return _unrank(m, s, np.arange(total))
-    if total < 2 ** 62:
-        return _unrank(m, s, rng.choice(total, size=n, replace=False))
-    seen: dict[bytes, np.ndarray] = {}
-    while len(seen) < n:  # astronomically many subsets: draw and drop the (rare) repeats
-        order = np.argsort(rng.random((n, m)), axis=1)[:, :s]
-        rows = np.zeros((n, m), dtype=bool)
-        np.put_along_axis(rows, order, True, axis=1)
-        for r in rows:
-            seen.setdefault(np.packbits(r).tobytes(), r)
-    return np.array(list(seen.values())[:n])
+def stop_reason(complete: bool, se: np.ndarray, tolerance: float | None, last: bool) -> str:
+    """Why a row stops after a round: "enumerated", "tolerance", "max_evals", or "" when it goes on."""
+    if complete:
+        return "enumerated"
+    if tolerance is not None and float(se.max(initial=0.0)) <= tolerance:
+        return "tolerance"
+    return "max_evals" if last else ""
 
 
-def _stratum_pairs(m: int, s: int) -> int:
-    """Complementary pairs in the stratum of sizes {s, m - s}."""
-    return comb(m, s) // 2 if 2 * s == m else comb(m, s)
+class _Round:
+    """One design of a (possibly one-round) explanation: its regression, jackknife and surrogate."""
 
+    def __init__(self, masks: np.ndarray, complete: bool, adjust: bool, rng: np.random.Generator) -> None:
+        self.masks, self.complete, self.Z = masks, complete, masks.astype(float)
+        n = len(masks)
+        with one_blas_thread():
+            self.P, self.d = kernel_regression(masks, kernel_weights(masks))
+            self.reps = Replicates(masks)
+            self.fit = np.sort(rng.choice(n, GP_MAX, replace=False)) if adjust and n > GP_MAX else np.arange(n)
+            self.select = np.sort(rng.choice(self.fit, SELECT_MAX, replace=False)) \
+                if len(self.fit) > SELECT_MAX else self.fit
+            self.surrogate = Surrogate(masks, self.fit, self.select, self.P, self.d, self.reps) \
+                if adjust and n and not complete else None
 
-def _allocate(shares: np.ndarray, caps: list[int], total: int) -> list[int]:
-    """Whole numbers proportional to shares, at most caps, at least one each while total allows."""
-    n = len(caps)
-    total = min(total, sum(caps))
-    out = [0] * n
-    if total <= 0 or n == 0:
+    def estimate(self, ys: dict[int, np.ndarray], deltas: dict[int, np.ndarray]) -> dict[int, tuple]:
+        """Per row: (phi (m, k), standard error (m, k), its degrees of freedom, prior chosen or -1)."""
+        out = {}
+        with one_blas_thread():
+            choice = {i: self.surrogate.prior(y, deltas[i]) if self.surrogate else -1 for i, y in ys.items()}
+            for i in sorted(ys, key=lambda i: (choice[i], i)):      # rows sharing a prior share its factorisation
+                y, delta = ys[i], deltas[i]
+                if self.surrogate is not None:
+                    phi, reps, c = self.surrogate.row(y, delta, choice[i])
+                else:
+                    phi, c = self.P @ y + np.outer(self.d, delta), -1
+                    reps = plain_replicates(self.reps, self.Z, y, delta)
+                if self.complete:  # every coalition: exact
+                    V, dof = np.zeros_like(phi), np.full(phi.shape, np.inf)
+                else:
+                    V, dof = self.reps.variance(reps)
+                out[i] = (phi, widen(V, dof), dof, c)
         return out
-    if total >= n:
-        out = [1] * n
-        total -= n
-    free = [i for i in range(n) if out[i] < caps[i]]
-    while total > 0 and free:
-        w = np.array([shares[i] for i in free], dtype=float)
-        x = total * w / w.sum()
-        full = [i for i, xi in zip(free, x) if out[i] + xi >= caps[i]]
-        if full:
-            for i in full:
-                total -= caps[i] - out[i]
-                out[i] = caps[i]
-            free = [i for i in free if i not in full]
-            continue
-        base = np.floor(x).astype(int)
-        for i, b in zip(free, base):
-            out[i] += int(b)
-        left = total - int(base.sum())
-        for j in np.argsort(-(x - base), kind="stable")[:left]:
-            out[free[j]] += 1
-        total = 0
-    return out
-
-
-def _shares(m: int, strata: list[int], allocation: str) -> np.ndarray:
-    """How the sampled pairs are spread over the strata {s, m - s}."""
-    kernel = np.array([(1.0 if 2 * s == m else 2.0) / (s * (m - s)) for s in strata])
-    count = np.array([float(_stratum_pairs(m, s)) for s in strata])
-    if allocation == "kernel":
-        return kernel
-    if allocation == "mix":
-        return kernel / kernel.sum() + count / count.sum()
-    return count
-
-
-def coalition_design(m: int, max_evals: int, rng: np.random.Generator,
-                     allocation: str = "mix") -> tuple[np.ndarray, bool]:
-    """Paired coalitions for m players within max_evals: ((n, m) bool masks, everything enumerated?).
-
-    Whole size strata {s, m-s} are enumerated from the outside in while they fit; the rest of
-    the budget is drawn, in complementary pairs and without replacement, from the remaining
-    strata: in proportion to their share of the Shapley kernel (allocation="kernel"), to their
-    number of coalitions ("uniform": every remaining coalition equally likely) or half and half
-    ("mix"), with at least one pair per stratum while the budget allows.
-    """
-    strata = list(range(1, m // 2 + 1))
-    parts: list[np.ndarray] = []
-    left = max_evals
-    k = 0
-    while k < len(strata) and 2 * _stratum_pairs(m, strata[k]) <= left:
-        s = strata[k]
-        small = _subsets(m, s, 0, None)
-        parts += [small] if 2 * s == m else [small, ~small]
-        left -= 2 * _stratum_pairs(m, s)
-        k += 1
-    rest = strata[k:]
-    if rest and left >= 2:
-        caps = [_stratum_pairs(m, s) for s in rest]
-        for s, n_pairs in zip(rest, _allocate(_shares(m, rest, allocation), caps, left // 2)):
-            if n_pairs == 0:
-                continue
-            if 2 * s == m:  # a pair within the middle stratum: name it by the half that holds player 0
-                half = np.concatenate([np.ones((n_pairs, 1), dtype=bool), _subsets(m - 1, s - 1, n_pairs, rng)], axis=1)
-            else:
-                half = _subsets(m, s, n_pairs, rng)
-            parts += [half, ~half]
-    masks = np.concatenate(parts) if parts else np.zeros((0, m), dtype=bool)
-    return masks, not rest
-
-
-def kernel_weights(masks: np.ndarray) -> np.ndarray:
-    """Each coalition's Shapley-kernel weight over its inclusion probability within its size stratum."""
-    m = masks.shape[1]
-    sizes = masks.sum(axis=1)
-    w = np.zeros(len(masks))
-    for s in np.unique(sizes):
-        sel = sizes == s
-        w[sel] = (m - 1) / (s * (m - s)) / sel.sum()
-    return w
-
-
-def kernel_regression(masks: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The constrained weighted least squares as a linear map: phi = P @ y + d * delta.
-
-    Minimises sum_S w_S (y_S - sum_{j in S} phi_j)^2 subject to sum(phi) = delta, with y the
-    coalition values minus the base value; the constraint is eliminated (phi = delta/M + Q theta,
-    Q an orthonormal basis orthogonal to the all-ones vector) and the rest solved by a pseudo-inverse,
-    so too few coalitions give the minimum-norm answer rather than an error.
-    """
-    n, m = masks.shape
-    sizes = masks.sum(axis=1).astype(float)
-    if m == 1:
-        return np.zeros((1, n)), np.ones(1)
-    basis = np.linalg.qr(np.concatenate([np.ones((m, 1)), np.eye(m)[:, :-1]], axis=1))[0][:, 1:]
-    sw = np.sqrt(weights)
-    P = basis @ np.linalg.pinv((masks.astype(float) @ basis) * sw[:, None]) * sw[None, :]
-    d = (1.0 - P @ sizes) / m
-    return P, d
 
 
 # --------------------------------------------------------------------------- explainer
@@ -246,9 +180,11 @@ class KernelShap(ShapleyExplainer):
                 at full enumeration). Below 4 coalitions per player there is too little to fit
                 it to, and the plain regression is used. False: always the plain kernel regression.
 
-    `explain(X, max_evals=...)`: max_evals counts coalitions per row (as shap counts nsamples; the
-    empty and full coalitions are free); default 2 M + 2048. From 2^M - 2 on every coalition is
-    enumerated and the values are exact. Each coalition costs one model row per background row.
+    `explain(X, max_evals=..., tolerance=...)`: max_evals counts coalitions per row (as shap counts
+    nsamples; the empty and full coalitions are free); default 2 M + 2048. From 2^M - 2 on every
+    coalition is enumerated and the values are exact. Each coalition costs one model row per
+    background row. The result's `standard_error` is the jackknife standard error of each value (0 when
+    enumerated); tolerance stops each row as soon as its largest standard error is at most that.
     """
 
     method = "kernel_shap"
@@ -269,61 +205,82 @@ class KernelShap(ShapleyExplainer):
     def _design(self, budget: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
         return coalition_design(self.n_players, budget, rng, "mix" if self._adjusting(budget) else "kernel")
 
-    def explain(self, X: Any, show_progress: bool | None = None, *, max_evals: int | None = None) -> Attribution:
-        """Explain each row of X with at most max_evals coalitions per row; returns an `Attribution`."""
+    def explain(self, X: Any, show_progress: bool | None = None, *, max_evals: int | None = None,
+                tolerance: float | None = None) -> Attribution:
+        """Explain each row of X with at most max_evals coalitions per row; returns an `Attribution`.
+
+        Arguments:
+          max_evals  most coalitions per row (default 2 M + 2048)
+          tolerance  None: spend max_evals on every row. A number: sample in rounds (the first of
+                     4 M + 16 coalitions, each next one 1.5 times larger) and stop a row once its
+                     largest standard error is at most this; meta["stopped"] says per row why it
+                     stopped ("tolerance", "max_evals" or "enumerated") and meta["coalitions"] how
+                     many coalitions it used
+        """
         m = self.n_players
         budget = check_budget(max_evals, m, "KernelShap")
+        tol = check_tolerance(tolerance)
         arr = self.model.prepare(X)
         n = arr.shape[0]
-        rng = np.random.default_rng(self.seed)  # one stream, as if fresh for every row: rows stay independent
-        masks, complete = self._design(budget, rng)
-        P, d = kernel_regression(masks, kernel_weights(masks))
-        n_coal = len(masks)
-        adjust = self._adjusting(budget) and n > 0
-        fit = np.sort(rng.choice(n_coal, GP_MAX, replace=False)) if adjust and n_coal > GP_MAX else np.arange(n_coal)
-        select = np.sort(rng.choice(fit, SELECT_MAX, replace=False)) if len(fit) > SELECT_MAX else fit
-        if adjust:
-            with one_blas_thread():
-                surrogate = Surrogate(masks, fit, select, P, d)
+        budgets = schedule(4 * m + 16, budget, m) if tol is not None else [budget]
+        grower = GrowingDesign(m, np.random.default_rng(self.seed), "mix" if self._adjusting(budget) else "kernel")
+        rounds: list[_Round] = []
+
+        def round_(r: int) -> _Round:  # built on first use; depends only on (seed, settings, r)
+            while len(rounds) <= r:
+                b = budgets[len(rounds)]
+                masks = grower.grow(b).copy()
+                rng = np.random.default_rng([self.seed, len(rounds)])     # the surrogate's random subsets
+                rounds.append(_Round(masks, grower.complete, self._adjusting(b), rng))
+            return rounds[r]
 
         evals_before = self.model.n_evals
-        fx = self.model.evaluate(arr)
         base = self.expected_value
-        k = fx.shape[1]
-        values = np.empty((n, m, k))
-        choices = np.full(n, -1)
-        chunk = max(1, CHUNK_VALUES // max(1, n_coal * k))
-        pending: list[int] = []
-        y = np.empty((n_coal, min(chunk, n), k))
-
-        def solve(rows: list[int]) -> None:
-            yy = y[:, :len(rows)]
-            delta = fx[rows] - base
-            if adjust:
-                with one_blas_thread():
-                    values[rows], choices[rows] = surrogate.shapley(yy, delta)
-            else:
-                flat = P @ yy.reshape(n_coal, len(rows) * k) + np.outer(d, delta.ravel())
-                values[rows] = flat.reshape(m, len(rows), k).transpose(1, 0, 2)
-
-        for i in progress(range(n), total=n, desc=self.method, show=show_progress):
-            if n_coal:
-                game = CoalitionGame(self.model, self.masker, arr[i], self.players)
-                y[:, len(pending)] = game(masks) - base
-            pending.append(i)
-            if len(pending) == y.shape[1]:
-                solve(pending)
-                pending = []
-        if pending:
-            solve(pending)
-        meta = {"max_evals": budget, "enumerated": bool(complete), "adjusted": self._adjusting(budget)}
-        if adjust:
+        k = len(base)
+        values, se, fx = np.zeros((n, m, k)), np.zeros((n, m, k)), np.zeros((n, k))
+        stopped, used, dofs, choices = [""] * n, [0] * n, [None] * n, [-1] * n
+        ticker = progress(range(n), total=n, desc=self.method, show=show_progress)
+        chunk = max(1, CHUNK_VALUES // max(1, min(budget, 2 ** min(m, 40)) * k))
+        for start in range(0, n, chunk):
+            active = list(range(start, min(n, start + chunk)))
+            games = {i: CoalitionGame(self.model, self.masker, arr[i], self.players) for i in active}
+            fx[active] = self.model.evaluate_each(arr[active])   # a row's values never depend on its batch
+            deltas = {i: fx[i] - base for i in active}
+            ys = {i: np.zeros((0, k)) for i in active}
+            for r in range(len(budgets)):
+                rnd = round_(r)
+                for i in active:
+                    new = rnd.masks[len(ys[i]):]
+                    if len(new):
+                        ys[i] = np.concatenate([ys[i], games[i](new) - base])
+                    if r == 0:
+                        next(ticker, None)
+                results = rnd.estimate({i: ys[i] for i in active}, {i: deltas[i] for i in active})
+                for i in active:
+                    values[i], se[i], dof, choices[i] = results[i]
+                    used[i] = len(rnd.masks)
+                    finite = dof[np.isfinite(dof)]
+                    dofs[i] = round(float(finite.min()), 3) if finite.size else None
+                    stopped[i] = stop_reason(rnd.complete, se[i], tol, r == len(budgets) - 1)
+                active = [i for i in active if not stopped[i]]
+                if not active:
+                    break
+        last = rounds[-1] if rounds else None
+        meta: dict = {"max_evals": budget, "enumerated": bool(n) and all(s == "enumerated" for s in stopped),
+                      "adjusted": self._adjusting(budget), "tolerance": tol, "stopped": stopped, "coalitions": used,
+                      "standard_error": "stratified delete-a-group jackknife over the sampled coalition pairs, "
+                                        "widened to t(0.975, dof) / 1.96", "standard_error_dof": dofs,
+                      "per_row": ["stopped", "coalitions", "standard_error_dof"]}
+        if tol is not None:
+            meta["rounds"] = budgets[:len(rounds)]
+        if last is not None and any(r.surrogate is not None for r in rounds):
             priors = grid(m)
             names = ["plain" if c < 0 else "rho={:.4g},boost={:g},nugget={:g}".format(*priors[c]) for c in choices]
             picked, counts = np.unique(names, return_counts=True)
-            meta["surrogate"] = {"fitted_coalitions": int(len(fit)), "selection_coalitions": int(len(select)),
+            meta["surrogate"] = {"fitted_coalitions": int(len(last.fit)), "selection_coalitions": int(len(last.select)),
                                  "priors_chosen": {str(p): int(t) for p, t in zip(picked, counts)}}
-        return self._result(arr, values, fx, n_coal, self.model.n_evals - evals_before, meta)
+        return self._result(arr, values, fx, max(used, default=0), self.model.n_evals - evals_before, meta,
+                            standard_error=se)
 
     def _budget_meta(self, **meta: Any) -> dict:
         return meta

@@ -15,6 +15,13 @@ The orders:
   * once max_evals covers all 2^M - 2 coalitions, every order is in effect walked: exact values.
 The walks depend only on (players, budget, seed): they are built once per `explain`, and every
 coalition of every walk is evaluated for a row in one batched call.
+
+Standard error: an order and its reverse form one draw (the antithetic pair), and with P pairs
+SE = sd(pair means) / sqrt(P), widened to t(0.975, P - 1) / 1.96 so that value +- 1.96 SE is a 95%
+interval even for a few pairs (infinite for one, or while every pair showed a player the same split
+of the others). Pairs from different Latin squares are independent; within a square their balance
+only lowers the error, so treating them as independent is slightly conservative. With `tolerance=t` a row walks in rounds (each a prefix of the same sequence
+of walks) until its largest standard error is at most t or max_evals is spent.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import progress
 from ..results import Attribution
 from ._base import ShapleyExplainer
 from ._game import CoalitionGame
+from ._jackknife import widen
 from .exact import all_coalitions, shapley_from_table
-from .kernel import check_budget
+from .kernel import check_budget, check_tolerance, schedule, stop_reason
 
 __all__ = ["PermutationShap", "permutation_design"]
 
@@ -82,22 +91,74 @@ def permutation_design(m: int, max_evals: int, rng: np.random.Generator) -> tupl
 class PermutationShap(ShapleyExplainer):
     """Shapley values from antithetic, position-balanced permutation sampling; additive by construction.
 
-    `explain(X, max_evals=...)`: max_evals counts distinct coalitions per row (the empty and full
-    coalitions are free); one walk and its reverse take 2 (M - 1); default 2 M + 2048. From
-    2^M - 2 on every coalition is evaluated and the values are exact.
+    `explain(X, max_evals=..., tolerance=...)`: max_evals counts distinct coalitions per row (the empty
+    and full coalitions are free); one walk and its reverse take 2 (M - 1); default 2 M + 2048. From
+    2^M - 2 on every coalition is evaluated and the values are exact (standard error 0). tolerance:
+    walk in rounds (the first of 4 pairs of walks, each next one 1.5 times larger) and stop a row once
+    its largest standard error is at most this; meta["stopped"] says why each row stopped.
     """
 
     method = "permutation_shap"
 
-    def explain(self, X: Any, show_progress: bool | None = None, *, max_evals: int | None = None) -> Attribution:
+    def explain(self, X: Any, show_progress: bool | None = None, *, max_evals: int | None = None,
+                tolerance: float | None = None) -> Attribution:
         """Explain each row of X with at most max_evals coalitions per row; returns an `Attribution`."""
         m = self.n_players
-        budget = check_budget(max_evals, m, "PermutationShap", least=2 * max(1, m - 1))
-        self._plan = self._make_plan(budget)
-        try:
-            return super().explain(X, show_progress=show_progress, max_evals=budget)
-        finally:
-            self._plan = None
+        least = 2 * max(1, m - 1)
+        budget = check_budget(max_evals, m, "PermutationShap", least=least)
+        tol = check_tolerance(tolerance)
+        arr = self.model.prepare(X)
+        n = arr.shape[0]
+        plan = self._make_plan(budget)
+        if plan["exact"]:
+            steps = [(0, len(plan["masks"]))]
+            sampled = [b for b in schedule(4 * least, budget, m) if b < 2 ** m - 2] if tol is not None else []
+            if sampled:  # walk in rounds first; enumerate everything only if that is not precise enough
+                plan = self._make_plan(sampled[-1])
+                steps = _rounds(plan["chain"], sampled) + [(-1, 2 ** m - 2)]
+        else:
+            steps = _rounds(plan["chain"], schedule(4 * least, budget, m) if tol is not None else [budget])
+        masks = plan["masks"]
+        evals_before = self.model.n_evals
+        base = self.expected_value
+        k = len(base)
+        values, se, fx = np.zeros((n, m, k)), np.zeros((n, m, k)), np.zeros((n, k))
+        stopped, used, dofs = [""] * n, [0] * n, [None] * n
+        fx[:] = self.model.evaluate_each(arr)                    # a row's values never depend on its batch
+        for i in progress(range(n), total=n, desc=self.method, show=show_progress):
+            game = CoalitionGame(self.model, self.masker, arr[i], self.players)
+            table = np.empty((2 + len(masks), k))
+            table[0], table[1] = base, fx[i]
+            done = 0
+            for r, (walks, upto) in enumerate(steps):
+                if walks < 0:                                              # the rest of the coalitions
+                    values[i], done = _enumerate_rest(game, masks[:done], table[:2 + done]), upto
+                    se[i], dof = 0.0, np.inf
+                elif plan["exact"]:
+                    table[2:] = game(masks)
+                    values[i], done = shapley_from_table(np.concatenate([table[:1], table[2:], table[1:2]])), upto
+                    se[i], dof = 0.0, np.inf
+                else:
+                    if upto > done:
+                        table[2 + done:2 + upto] = game(masks[done:upto])
+                        done = upto
+                    values[i], se[i], dof = _walk_estimate(table, plan["chain"][:walks], plan["inverse"][:walks])
+                used[i] = done
+                dofs[i] = float(dof) if np.isfinite(dof) else None
+                stopped[i] = stop_reason(plan["exact"] or walks < 0, se[i], tol, r == len(steps) - 1)
+                if stopped[i]:
+                    break
+        meta: dict = {"max_evals": budget, "enumerated": bool(n) and all(s == "enumerated" for s in stopped),
+                      "tolerance": tol, "stopped": stopped, "coalitions": used, "standard_error_dof": dofs,
+                      "standard_error": "sd of the antithetic pairs' means / sqrt(pairs), widened to "
+                                        "t(0.975, pairs - 1) / 1.96",
+                      "per_row": ["stopped", "coalitions", "standard_error_dof"]}
+        if not plan["exact"]:
+            meta["permutations"] = int(max(steps[-1][0], 0))
+            if tol is not None:
+                meta["rounds"] = [int(u) for _, u in steps]
+        return self._result(arr, values, fx, max(used, default=0), self.model.n_evals - evals_before, meta,
+                            standard_error=se)
 
     def _make_plan(self, budget: int) -> dict:
         m = self.n_players
@@ -108,25 +169,51 @@ class PermutationShap(ShapleyExplainer):
         inverse = np.argsort(orders, axis=1)                               # where each player stands in each walk
         return {"masks": masks, "exact": False, "chain": chain, "inverse": inverse}
 
-    def _explain_row(self, game: CoalitionGame, fx: np.ndarray, base: np.ndarray,
-                     rng: np.random.Generator, **budget: Any) -> np.ndarray:
-        plan = self._plan
-        masks = plan["masks"]
-        values = np.empty((2 + len(masks), fx.shape[0]))
-        values[0], values[1] = base, fx
-        if len(masks):
-            values[2:] = game(masks)
-        if plan["exact"]:
-            table = np.concatenate([values[:1], values[2:], values[1:2]])   # all_coalitions order
-            return shapley_from_table(table)
-        walk = values[plan["chain"]]                                      # (walks, m + 1, k)
-        gains = np.diff(walk, axis=1)                                     # (walks, m, k): gain at each step
-        per_player = np.take_along_axis(gains, plan["inverse"][:, :, None], axis=1)
-        return per_player.mean(axis=0)
-
-    def _budget_meta(self, **budget: Any) -> dict:
-        plan = getattr(self, "_plan", None) or {}
-        meta = {"max_evals": int(budget.get("max_evals", 0)), "enumerated": bool(plan.get("exact", False))}
-        if plan and not plan["exact"]:
-            meta["permutations"] = int(len(plan["chain"]))
+    def _budget_meta(self, **meta: Any) -> dict:
         return meta
+
+
+def _enumerate_rest(game: CoalitionGame, masks: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Exact Shapley values from the coalitions evaluated so far (known: [empty, full, *masks]) and the rest."""
+    m = masks.shape[1]
+    table = np.empty((2 ** m, known.shape[1]))
+    table[0], table[-1] = known[0], known[1]
+    have = np.zeros(2 ** m, dtype=bool)
+    have[[0, -1]] = True
+    keys = masks.astype(np.int64) @ (1 << np.arange(m))
+    table[keys], have[keys] = known[2:], True
+    rest = np.flatnonzero(~have)
+    table[rest] = game(all_coalitions(m)[rest])
+    return shapley_from_table(table)
+
+
+def _rounds(chain: np.ndarray, budgets: list[int]) -> list[tuple[int, int]]:
+    """(walks, coalitions) of each round: the longest prefix of pairs of walks within its budget."""
+    distinct = np.maximum.accumulate(chain.max(axis=1))[1::2] - 1          # coalitions after each pair of walks
+    out: list[tuple[int, int]] = []
+    for b in budgets:
+        pairs = max(1, int(np.searchsorted(distinct, b, side="right")))
+        step = (2 * pairs, int(distinct[pairs - 1]))
+        if not out or step[0] > out[-1][0]:
+            out.append(step)
+    return out
+
+
+def _walk_estimate(table: np.ndarray, chain: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mean marginal contributions over the walks (m, k), their standard error (m, k) and its degrees of freedom.
+
+    A player's draw in a pair of walks is the split {S, N - S - j} of the others it sees; while all of
+    its pairs saw one split, nothing is known of its spread and the standard error is infinite.
+    """
+    gains = np.diff(table[chain], axis=1)                                # (walks, m, k): gain at each step
+    per_player = np.take_along_axis(gains, inverse[:, :, None], axis=1)
+    pairs = per_player.reshape(-1, 2, *per_player.shape[1:]).mean(axis=1)  # (pairs, m, k)
+    p, m = pairs.shape[:2]
+    before = np.take_along_axis(chain[:, :-1], inverse, axis=1)          # (walks, m): the coalition j joins
+    split = np.sort(before.reshape(-1, 2, m), axis=1)                    # the pair's {S, N - S - j}
+    one_split = (split == split[:1]).all(axis=(0, 1))                    # (m,)
+    if p < 2:
+        return per_player.mean(axis=0), np.full(pairs.shape[1:], np.inf), 0.0
+    se = widen(pairs.var(axis=0, ddof=1) / p, np.full(pairs.shape[1:], p - 1.0))
+    se[one_split] = np.inf
+    return per_player.mean(axis=0), se, p - 1.0
