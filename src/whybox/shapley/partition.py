@@ -14,6 +14,13 @@ Under a budget the (node, context) pairs are expanded best first, largest |credi
 credit of a pair left unexpanded is spread evenly over its inputs (pixels and channels). Credits
 always add up to v(all) - v(none) = f(x) - f(everything removed), so the result is additive at any
 budget. For a game that is additive over the leaves Owen values equal Shapley values.
+
+Nothing is sampled: the same input and budget give the same values whatever the seed, so there is
+no standard error (`standard_error` is None). What a budget leaves out is a deterministic truncation
+bias (the unexpanded credit spread evenly), not sampling noise; meta["standard_error"] says so. Table
+rows are evaluated on their own, so their values never depend on the rest of the batch; texts and
+images keep one call for the batch (f(x) and f(everything removed)): their float32 networks round an
+input differently in another batch (padding, blocking), by about 1e-6, and the values follow.
 """
 
 from __future__ import annotations
@@ -269,7 +276,7 @@ class PartitionShap:
     def _explain_table(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
                        show: bool | None, before: int) -> Attribution:
         arr = self.model.prepare(X)
-        fx = self.model.evaluate(arr)
+        fx = self.model.evaluate_each(arr)               # a row's values never depend on its batch
         targets = _targets(target, fx, self.model.output_names)
         tree = self.tree
         players = np.eye(tree.n_leaves, dtype=bool)[tree.order]  # leaf k owns column order[k]
@@ -317,6 +324,8 @@ class PartitionShap:
         meta = {"mode": self.mode, "max_evals": int(max_evals), "samples_per_row": int(max(evals, default=0)),
                 "evals_per_row": evals, "pairs_expanded": pairs, "model_evals": int(self.model.n_evals - before),
                 "seed": self.seed, "output": self.model.output, "model": self.model.kind,
+                "standard_error": "none: nothing is sampled; a budget's truncation (unexpanded credit spread "
+                                  "evenly) is a deterministic bias, not sampling noise",
                 **checked, **target_meta, **extra}
         meta["per_row"] = [key for key in ("evals_per_row", "pairs_expanded", "target", "target_names")
                            if isinstance(meta.get(key), list)]

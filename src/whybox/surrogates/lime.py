@@ -13,6 +13,12 @@ feature selection left out) and base_values its intercept; with binary features 
 images) base_values + values.sum() is the surrogate's prediction at x, which `meta` sets beside the
 model's. Sampling is variance-reduced (scrambled Sobol points over the training quantiles for tables,
 complementary mask pairs for text and images) so the top features agree across seeds.
+
+A row's explanation depends only on (the row, the seed, the settings), never on the rest of its
+batch: a table's pool of perturbations is drawn from (seed, num_samples) alone and every row is
+fitted on it, and each text or image draws its masks from the seed afresh. The pool and the rows go
+to the model in one call; a model whose arithmetic depends on the size of its batch (a neural
+network's matrix products) may round a row differently in another batch, in the last bits.
 """
 
 from __future__ import annotations
@@ -216,9 +222,11 @@ class Lime:
         sampler = self.sampler
         x_codes = sampler.codes(arr)
         pool, pool_codes = sampler.pool(np.random.default_rng(self.seed), num_samples - 1)
-        out = self.model.evaluate(np.concatenate([arr, pool], axis=0))  # one call: the rows and the pool
-        fx, Y_pool = out[:n], out[n:]
-        outs = self._outputs(labels, out.shape[1])
+        # the pool depends only on (seed, num_samples): one call for it, and each row alone, so that a row's
+        # values never depend on the other rows of its batch (a batched call may round a row differently)
+        Y_pool = self.model.evaluate(pool)
+        fx = self.model.evaluate_each(arr)
+        outs = self._outputs(labels, fx.shape[1])
         width = self._width(m)
         fits, described = [], []
         for i in progress(range(n), total=n, desc="lime", show=show):
