@@ -184,16 +184,18 @@ class Model:
         parts = [self._evaluate_batch(arr[i:i + step]) for i in range(0, n, step)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
-    def evaluate_each(self, arr: np.ndarray) -> np.ndarray:
-        """Evaluate each already-validated row on its own: (n, outputs) float64.
+    def evaluate_each(self, inputs: Any, raw: bool = False) -> np.ndarray:
+        """Evaluate each input on its own: (n, outputs) float64.
 
-        A batched call may round a row differently with the batch's size (BLAS blocking in a network), so
-        explanations that must not depend on the other rows of their batch (the same seed gives the same
-        values alone, in any batch, on any worker) ask for f(x) this way: one model call per row.
+        A batched call may round an input differently with the batch (BLAS blocking in a network, a text
+        padded to the batch's longest), so explanations that must not depend on the other inputs of their
+        batch (the same seed gives the same values alone, in any batch, on any worker) ask for f(x) this
+        way: one model call per input. raw: the inputs are texts or images (`evaluate_raw`), not table rows.
         """
-        if arr.shape[0] == 0:
-            return self.evaluate(arr)
-        return np.concatenate([self.evaluate(arr[i:i + 1]) for i in range(arr.shape[0])], axis=0)
+        evaluate = self.evaluate_raw if raw else self.evaluate
+        if len(inputs) == 0:
+            return evaluate(inputs)
+        return np.concatenate([evaluate(inputs[i:i + 1]) for i in range(len(inputs))], axis=0)
 
     def evaluate_raw(self, inputs: Any) -> np.ndarray:
         """Evaluate inputs that are not table rows (a list of texts, an image batch) exactly as given.

@@ -17,10 +17,10 @@ budget. For a game that is additive over the leaves Owen values equal Shapley va
 
 Nothing is sampled: the same input and budget give the same values whatever the seed, so there is
 no standard error (`standard_error` is None). What a budget leaves out is a deterministic truncation
-bias (the unexpanded credit spread evenly), not sampling noise; meta["standard_error"] says so. Table
-rows are evaluated on their own, so their values never depend on the rest of the batch; texts and
-images keep one call for the batch (f(x) and f(everything removed)): their float32 networks round an
-input differently in another batch (padding, blocking), by about 1e-6, and the values follow.
+bias (the unexpanded credit spread evenly), not sampling noise; meta["standard_error"] says so. Each
+input (table row, text, image) is evaluated on its own, f(x) and f(everything removed) included, so its
+values never depend on the rest of the batch: a float32 network rounds an input differently in another
+batch (padding to the longest text, BLAS blocking), by about 1e-6, and the values would follow.
 """
 
 from __future__ import annotations
@@ -207,12 +207,12 @@ class PartitionShap:
         tree = masker.regions(images[0])
         axis = image_channel_axis(images.shape[1:], masker.channel_axis)
         channels = 1 if axis is None else images.shape[1:][axis]
-        fx = self.model.evaluate_raw(images)
+        fx = self.model.evaluate_each(images, raw=True)          # an image's values never depend on its batch
         targets = _targets(target, fx, self.model.output_names)
         fills = [masker.replacement(img, tree.labels) for img in images]
         none = np.zeros((1, tree.n_leaves), dtype=bool)
-        f_empty = self.model.evaluate_raw(np.concatenate(
-            [masker.fill(img, tree.labels, none, r) for img, r in zip(images, fills)]))
+        f_empty = self.model.evaluate_each(np.concatenate(
+            [masker.fill(img, tree.labels, none, r) for img, r in zip(images, fills)]), raw=True)
         values = np.zeros(images.shape + ((fx.shape[1],) if targets is None else (1,)))  # only what is asked
         evals, pairs = [], []
         for i in progress(range(images.shape[0]), total=images.shape[0], desc=self.method, show=show):
@@ -235,7 +235,7 @@ class PartitionShap:
                  "largest_leaf_side": int(side),
                  "n_leaves": tree.n_leaves, "masker": repr(masker)}
         return self._result(values, fx, f_empty, targets, images, max_evals, evals, pairs, before, None, extra,
-                            again=lambda: self.model.evaluate_raw(images))
+                            again=lambda: self.model.evaluate_each(images, raw=True))
 
     def _explain_texts(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
                        show: bool | None, before: int) -> Attribution:
@@ -246,10 +246,10 @@ class PartitionShap:
         words = [masker.split(t) for t in texts]
         if any(len(w) == 0 for w in words):
             raise InputError("a text has no words to explain; remove empty texts")
-        fx = self.model.evaluate_raw(texts)
+        fx = self.model.evaluate_each(texts, raw=True)           # a text's values never depend on its batch
         targets = _targets(target, fx, self.model.output_names)
-        f_empty = self.model.evaluate_raw([masker.fill(t, np.zeros((1, len(w)), bool))[0]
-                                           for t, w in zip(texts, words)])
+        f_empty = self.model.evaluate_each([masker.fill(t, np.zeros((1, len(w)), bool))[0]
+                                            for t, w in zip(texts, words)], raw=True)
         width = max(len(w) for w in words)
         values = np.zeros((len(texts), width, fx.shape[1] if targets is None else 1))
         data = np.full((len(texts), width), "", dtype=object)
@@ -271,7 +271,8 @@ class PartitionShap:
             evals.append(used + 2)
             pairs.append(expanded)
         return self._result(values, fx, f_empty, targets, data, max_evals, evals, pairs, before, None,
-                            {"masker": repr(masker)}, mask=mask, again=lambda: self.model.evaluate_raw(texts))
+                            {"masker": repr(masker)}, mask=mask,
+                            again=lambda: self.model.evaluate_each(texts, raw=True))
 
     def _explain_table(self, X: Any, max_evals: int, target: Target, batch_nodes: int,
                        show: bool | None, before: int) -> Attribution:
