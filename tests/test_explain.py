@@ -26,3 +26,18 @@ def test_needs_background_and_known_method():
         whybox.explain(lambda X: np.asarray(X).sum(axis=1), X)
     with pytest.raises(InputError, match="unknown method"):
         whybox.explain(lambda X: np.asarray(X).sum(axis=1), X, background=X, method="magic")
+
+
+def test_tolerance_reaches_the_sampling_methods_and_is_reported_as_ignored_elsewhere():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 6))
+    weights = np.arange(1.0, 7.0)
+
+    def additive(Z):
+        return np.asarray(Z, dtype=float) @ weights           # sampling error vanishes: the first round suffices
+
+    attr = whybox.explain(additive, X[:3], background=X[:20], method="kernel", max_evals=500, tolerance=1e-6)
+    assert attr.meta["stopped"] == ["tolerance"] * 3 and attr.standard_error.max() <= 1e-6
+    np.testing.assert_allclose(attr.values, weights * (X[:3] - X[:20].mean(axis=0)), atol=1e-9)
+    exact = whybox.explain(additive, X[:3], background=X[:20], method="exact", tolerance=1e-6)
+    assert "tolerance" in exact.meta["ignored"] and exact.standard_error is None

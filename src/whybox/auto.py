@@ -61,7 +61,8 @@ def _why_not_tree(model: Any) -> str | None:
 
 
 def explain(model: Any, X: Any, background: Any = None, *, method: str = "auto", seed: int = 0,
-            max_evals: int | None = None, output: str = "auto", **kwargs: Any) -> Attribution:
+            max_evals: int | None = None, tolerance: float | None = None, output: str = "auto",
+            **kwargs: Any) -> Attribution:
     """Explain the rows of X with Shapley values, choosing the method unless `method` names one.
 
     Arguments:
@@ -71,6 +72,7 @@ def explain(model: Any, X: Any, background: Any = None, *, method: str = "auto",
       method      "auto", "exact", "kernel", "permutation", "linear" or "tree"
       seed        randomness of the sampling methods
       max_evals   budget in coalitions for "kernel" / "permutation"
+      tolerance   "kernel" / "permutation": stop each row once its largest standard error is at most this
       output      "auto", "probability", "log_odds", "raw", "predict". "auto" is the margin (log-odds) for
                   tree ensembles, as the tree libraries report it, and probability for other classifiers
       **kwargs    passed to the explainer (groups, summarize, batch_size, feature_names, ...)
@@ -87,11 +89,12 @@ def explain(model: Any, X: Any, background: Any = None, *, method: str = "auto",
         cls = _explainer_class(method)
         explainer = cls(model, background, output=output, **({"seed": seed} if method != "tree" else {}), **kwargs)
     sampling = method in ("kernel", "permutation")
-    budget = {"max_evals": max_evals} if sampling and max_evals is not None else {}
-    attr = explainer.explain(X, **budget)
+    asked = {key: value for key, value in (("max_evals", max_evals), ("tolerance", tolerance)) if value is not None}
+    attr = explainer.explain(X, **(asked if sampling else {}))
     meta = {**attr.meta, "chosen_method": method, "choice_reason": reason}
-    if max_evals is not None and not sampling:
-        meta["ignored"] = f"max_evals={max_evals}: {method} values are exact and take no budget"
+    if asked and not sampling:
+        meta["ignored"] = (f"{', '.join(f'{k}={v}' for k, v in asked.items())}: {method} values are exact and "
+                           "take no budget")
     return replace(attr, meta=meta)
 
 
