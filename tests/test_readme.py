@@ -152,3 +152,40 @@ def test_quick_start_prints_the_mean_absolute_values_strongest_first(quick_start
     shown = [truth[names.index(name)] for name, _ in printed]
     assert shown == sorted(shown, reverse=True)
     assert shown[0] == truth.max()
+
+
+# --------------------------------------------------------------------------- the standard-error block
+
+@pytest.fixture(scope="module")
+def with_errors(ran) -> dict:
+    """The namespace of the block that prints standard errors (its `attr` came from KernelShap)."""
+    line = next(line for line, s in BLOCKS if "standard_error" in s)
+    namespace, printed, error = ran[line]
+    if error is not None:
+        raise error
+    return {**namespace, "printed": printed}
+
+
+def test_standard_error_block_stops_each_row_for_a_stated_reason(with_errors):
+    attr, explainer = with_errors["attr"], with_errors["explainer"]
+    tolerance, budget = 0.02, 400                      # as the block asks
+    assert attr.method == "kernel_shap" and attr.standard_error.shape == attr.values.shape
+    for i, (why, used) in enumerate(zip(attr.meta["stopped"], attr.meta["coalitions"])):
+        assert why in ("tolerance", "max_evals") and used <= budget
+        assert (attr.standard_error[i].max() <= tolerance) == (why == "tolerance")
+    assert explainer.n_players == 9 and budget < 2 ** 9 - 2   # below full enumeration: a sampled estimate
+    assert "tolerance" in attr.meta["stopped"]                # the example shows rows stopping early
+    # the printed table is row 0's values and standard errors
+    for name, value, se in zip(attr.feature_names, attr.values[0], attr.standard_error[0]):
+        line = next(ln for ln in with_errors["printed"].splitlines() if ln.split()[:1] == [name])
+        assert np.allclose([float(t) for t in line.split()[1:3]], [value, se], rtol=1e-5, atol=1e-6)
+
+
+def test_standard_error_block_adds_up_and_its_errors_cover_the_exact_values(with_errors):
+    attr, model, X = with_errors["attr"], with_errors["model"], with_errors["X"]
+    rows = X[500:505]
+    np.testing.assert_allclose(attr.base_values + attr.values.sum(axis=1), model.decision_function(rows),
+                               rtol=0, atol=ATOL)
+    _, exact = interventional_shapley(model.decision_function, rows, X[:30])
+    # 45 values: each within 4 standard errors (a miss by chance has probability ~3e-3 over all 45)
+    assert (np.abs(attr.values - exact) <= 4 * attr.standard_error + 1e-12).all()
