@@ -36,6 +36,8 @@ class Prediction:
     native         the underlying model object (tree parsers read it)
     rename         how the library rewrote a column name when it stored it (LightGBM: spaces -> "_"), so a
                    frame with the names the user trained on is found; None: names as stored
+    batch_invariant  the model computes each row on its own (a sum over trees in a fixed order), so a batched
+                   call gives every row exactly what it gets alone; `evaluate_each` then makes one call
     """
 
     predict: Callable[[Any], Any]
@@ -48,6 +50,7 @@ class Prediction:
     kind: str = "callable"
     native: Any = None
     rename: Callable[[str], str] | None = None
+    batch_invariant: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -190,10 +193,11 @@ class Model:
         A batched call may round an input differently with the batch (BLAS blocking in a network, a text
         padded to the batch's longest), so explanations that must not depend on the other inputs of their
         batch (the same seed gives the same values alone, in any batch, on any worker) ask for f(x) this
-        way: one model call per input. raw: the inputs are texts or images (`evaluate_raw`), not table rows.
+        way: one model call per input, or one for all of them when the adapter declares the model
+        `batch_invariant`. raw: the inputs are texts or images (`evaluate_raw`), not table rows.
         """
         evaluate = self.evaluate_raw if raw else self.evaluate
-        if len(inputs) == 0:
+        if len(inputs) == 0 or self.prediction.batch_invariant:
             return evaluate(inputs)
         return np.concatenate([evaluate(inputs[i:i + 1]) for i in range(len(inputs))], axis=0)
 

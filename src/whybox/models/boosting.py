@@ -106,8 +106,9 @@ def _build(kind: str, output: str, native: Any, *, classes: Sequence[Any] | None
            multilabel: bool = False) -> Prediction:
     """One Prediction for every library: `classes` is None for a regressor; `multilabel` means one
     binary problem per class (XGBoost with several binary targets)."""
+    # the boosters sum each row's trees in a fixed order, whatever else is in the batch
     common = dict(feature_names=feature_names, n_features=n_features, allow_nan=True,
-                  wants_frame=feature_names is not None, kind=kind, native=native)
+                  wants_frame=feature_names is not None, kind=kind, native=native, batch_invariant=True)
     if classes is not None and multilabel:
         # one independent logistic model per label: probabilities and margins both have one column per label
         if output == "predict":

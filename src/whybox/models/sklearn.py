@@ -102,6 +102,23 @@ def _nan_path(est: Any, cols: list[int] | None) -> tuple[bool, bool]:
     return True, not removes
 
 
+def batch_invariant(model: Any) -> bool:
+    """Whether the model computes each row on its own, so a batched call gives every row what it gets alone.
+
+    True for scikit-learn's trees and tree ensembles (a sum over trees in a fixed order per row; a forest only
+    with one job, since parallel jobs add the trees' probabilities in whatever order the threads finish).
+    Networks and linear models go through BLAS, whose blocking may change with the batch's size.
+    """
+    from sklearn.ensemble._forest import BaseForest
+    from sklearn.ensemble._gb import BaseGradientBoosting
+    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import BaseHistGradientBoosting
+    from sklearn.tree import BaseDecisionTree
+
+    if isinstance(model, BaseForest):
+        return model.n_jobs in (None, 1)
+    return isinstance(model, (BaseDecisionTree, BaseGradientBoosting, BaseHistGradientBoosting))
+
+
 def _input_positions(ct: Any, name: str, selected: Any) -> list[int] | None:
     """Positions of the input columns a fitted ColumnTransformer hands to transformer `name`, None if unknown."""
     resolved = getattr(ct, "_transformer_to_input_indices", None)   # what fit resolved (column selectors too)
@@ -166,7 +183,7 @@ def _adapt(model: Any, output: str) -> Prediction:
     names = getattr(model, "feature_names_in_", None)
     common = dict(feature_names=None if names is None else [str(n) for n in names],
                   n_features=getattr(model, "n_features_in_", None), allow_nan=allow_nan(model), wants_frame=True if names is not None else None,
-                  kind=f"sklearn:{kind}", native=model)
+                  kind=f"sklearn:{kind}", native=model, batch_invariant=batch_invariant(model))
     if _is_classifier(model):
         margin = model.decision_function if hasattr(model, "decision_function") else None
         predict, space, out_names = classifier_outputs(model.predict_proba, margin, model.classes_, output, kind)
