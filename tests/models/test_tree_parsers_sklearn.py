@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from whybox.errors import ModelError
 from whybox.models import tree_parsers
 from whybox.models.tree_parsers import sklearn as sk_parser
+from whybox.models.tree_parsers._sklearn_common import _float32_thresholds
 from whybox.models.trees import LINKS, TreeEnsemble
 
 N_TREES = 10
@@ -316,7 +317,7 @@ def test_feature_names_and_metadata(frame):
 def test_float32_thresholds_match_sklearn_casting():
     rng = np.random.default_rng(0)
     t = np.concatenate([rng.normal(size=300), rng.normal(size=300).astype(np.float32), [0.0, 1.5, -2.0, 1e-40]])
-    m, strict = sk_parser._float32_thresholds(t)
+    m, strict = _float32_thresholds(t)
     x = np.concatenate([t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf), m, np.nextafter(m, np.inf),
                         np.nextafter(m, -np.inf), t + 1e-9, t - 1e-9])
     x32 = x.astype(np.float32).astype(np.float64)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..trees import TreeEnsemble, stack_trees
-from .sklearn import _common, _fill_internal_values, _sk_tree
+from ._sklearn_common import _common, _fill_internal_values, _sk_tree
 
 __all__ = ["parse", "average_path_length", "OUTPUT_NAME"]
 
