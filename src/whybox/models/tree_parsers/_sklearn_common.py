@@ -27,6 +27,14 @@ def _link(name: str, model: Any, loss: str) -> str:
     return name
 
 
+def _margin_names(model: Any, k: int) -> list[str] | None:
+    """Names of a boosted model's k margins: its classes, only the positive one for a binary margin (k = 1)."""
+    if not hasattr(model, "classes_"):
+        return None
+    names = [str(c) for c in model.classes_]
+    return names[1:] if k == 1 else names
+
+
 def _common(model: Any) -> dict:
     names = getattr(model, "feature_names_in_", None)
     return dict(n_features=int(model.n_features_in_),

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...errors import ModelError
 from ..trees import TreeEnsemble, stack_trees
-from ._sklearn_common import _common, _fill_internal_values, _link, _sk_tree
+from ._sklearn_common import _common, _fill_internal_values, _link, _margin_names, _sk_tree
 from .isolation_forest import parse as parse_isolation_forest
 from .sklearn_hist import hist_link, parse_hist_gradient_boosting
 
@@ -223,11 +223,7 @@ def _parse_gb(model: Any) -> TreeEnsemble:
             tree = _sk_tree(est.tree_, np.asarray(est.tree_.value, dtype=np.float64)[:, 0, 0] * lr)
             tree["output"] = out
             trees.append(tree)
-    names = None
-    if hasattr(model, "classes_"):
-        names = [str(c) for c in model.classes_]
-        if k == 1:
-            names = names[1:]                   # binary: the margin of the positive class
-    ens = stack_trees(trees, _gb_base(model, k), k, link=link, output_names=names, **_common(model))
+    ens = stack_trees(trees, _gb_base(model, k), k, link=link, output_names=_margin_names(model, k),
+                      **_common(model))
     _fill_internal_values(ens)
     return ens

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..trees import TreeEnsemble, stack_trees
-from ._sklearn_common import _common, _fill_internal_values, _link
+from ._sklearn_common import _common, _fill_internal_values, _link, _margin_names
 
 __all__ = ["parse_hist_gradient_boosting", "hist_link"]
 
@@ -116,13 +116,8 @@ def parse_hist_gradient_boosting(model: Any) -> TreeEnsemble:
                     sets[node] = raw.tolist()
                 tree["cat_sets"] = sets
             trees.append(tree)
-    names = None
-    if hasattr(model, "classes_"):
-        names = [str(c) for c in model.classes_]
-        if k == 1:
-            names = names[1:]
     base = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(k)
-    ens = stack_trees(trees, base, k, link=link, output_names=names, categories=categories,
+    ens = stack_trees(trees, base, k, link=link, output_names=_margin_names(model, k), categories=categories,
                       unseen_as_missing=True, **_common(model))
     _fill_internal_values(ens)
     return ens
