@@ -96,7 +96,9 @@ class ExactShapley(ShapleyExplainer):
                               f"{2 ** longest:,} versions of it; that is above max_players={self.max_players}. Use "
                               "whybox.shapley.PartitionShap for long texts, or raise max_players")
         before = self.model.n_evals
-        fx = self.model.evaluate_raw(texts)
+        # each text alone, as its coalitions are: the values add up to v(all words), evaluated separately,
+        # so this call is the independent reference of the additivity check (and tells the outputs)
+        fx = self.model.evaluate_each(texts, raw=True)
         k = fx.shape[1]
         values = np.zeros((len(texts), longest, k))
         base = np.zeros((len(texts), k))
@@ -108,7 +110,7 @@ class ExactShapley(ShapleyExplainer):
             values[i, :m] = shapley_from_table(v)
             base[i] = v[0]
             data[i, :m], mask[i, :m] = words[i], True
-        checked = additivity_meta(base + values.sum(axis=1), self.model.evaluate_raw(texts),
+        checked = additivity_meta(base + values.sum(axis=1), fx,
                                   method="ExactShapley (text)", reference_name=f"{self.model.kind} ({self.model.output})",
                                   causes=[NONDETERMINISTIC], check=self.check_additivity)
         if k == 1:

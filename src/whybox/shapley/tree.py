@@ -81,6 +81,7 @@ class TreeShap:
         self.check_additivity = bool(check_additivity)
         self.output, self.rescale = _output_space(ens, output, background is not None)
         self.table_memory = int(table_memory)
+        self.rounding = float(ens.sum_tolerance().max())   # how far the library's own sum may round
         # the kernels' split arrays: thresholds made non-strict so a split is one `x <= t` test
         self.split_arrays = (ens.left, ens.right, ens.feature, C.non_strict_thresholds(ens.threshold, ens.strict),
                              ens.default_left, ens.categorical, ens.cat_offsets, ens.cat_codes)
@@ -113,7 +114,7 @@ class TreeShap:
             self.merged = C.merge_masks(self.bg_masks, self.bg_weight)
             self.pair_wx, self.pair_wb = C.pair_weights(self.leaf_feat.shape[1] + 1)
             self.bg_margin = ens.margin(bg)
-            self.background_check = self._check(self.bg_margin, background, "the background rows (whose mean "
+            self.background_check = self._check(self.bg_margin, background, bg, "the background rows (whose mean "
                                                 "output is the base value)")
             if self.rescale:
                 self.expected_value = self.bg_weight @ _link(self.bg_margin, ens.link)
@@ -156,21 +157,22 @@ class TreeShap:
         X = self.ensemble.align(X)
         return x, TabularSchema.from_data(X).to_array(X, what="X")
 
-    def _check(self, values: np.ndarray, X: Any, what: str, reconstructed: bool = False) -> dict:
+    def _check(self, values: np.ndarray, X: Any, codes: np.ndarray, what: str, reconstructed: bool = False) -> dict:
         """Compare margins (or base + sum of values, in the explained space) with the library's own output.
 
         values  (n, K) whybox's margins of X, or with `reconstructed` base + values.sum(features)
         X       the same rows as the user gave them (the library reads them its own way)
+        codes   the same rows encoded, for an ensemble without a library model to ask
         """
         ens = self.ensemble
         library = ens.library_margin(X)
         if library is None:
             name = "whybox's reading of the trees: a TreeEnsemble was given, there is no library model to ask"
-            library = ens.margin(ens.encode(X))
+            library = ens.margin(codes)
         else:
             name = ens.library_name
         reference = _link(library, ens.link) if (reconstructed and self.rescale) else library
-        tolerance = TOLERANCE * np.maximum(1.0, np.abs(reference).max(axis=1, initial=0.0)) + ens.sum_tolerance().max()
+        tolerance = TOLERANCE * np.maximum(1.0, np.abs(reference).max(axis=1, initial=0.0)) + self.rounding
         causes = ["whybox read the trees differently from how the library predicts with them: categories "
                   "(unseen or re-encoded values), missing values, or float32 thresholds",
                   "the model is not (only) a sum of its trees: a subclass or wrapper that changes its output, a "
@@ -179,12 +181,12 @@ class TreeShap:
         return additivity_meta(values, reference, method=f"TreeShap ({what})", reference_name=name,
                                causes=causes, check=self.check_additivity, tolerance=tolerance, relative=False)
 
-    def _result(self, values: np.ndarray, data: np.ndarray, X: Any) -> Attribution:
+    def _result(self, values: np.ndarray, data: np.ndarray, X: Any, codes: np.ndarray) -> Attribution:
         """The Attribution, checked against the model's own output on X (margin or probability)."""
         ens = self.ensemble
         n = values.shape[0]
         base = np.repeat(np.atleast_1d(self.expected_value)[None, :], n, axis=0)
-        checked = self._check(base + values.sum(axis=1), X, "the explained rows", reconstructed=True)
+        checked = self._check(base + values.sum(axis=1), X, codes, "the explained rows", reconstructed=True)
         if self.background is not None:
             checked["additivity_gap_background"] = self.background_check["additivity_gap"]
         onames = ens.output_names
@@ -234,7 +236,7 @@ class TreeShap:
             phi = I.interventional_pairs(x, *arrays, self.leaf_depth, self.leaf_feat,
                                          np.ascontiguousarray(ens.value[:, 0]), self.bg_masks, self.pair_wx,
                                          self.pair_wb, ens.n_features, scale)[:, :, None]
-        return self._result(phi, data, X)
+        return self._result(phi, data, X, x)
 
     def explain_interactions(self, X: Any) -> Interactions:
         """SHAP interaction values (path-dependent): (n, M, M[, outputs]); each row sums to the SHAP value."""
